@@ -1,0 +1,205 @@
+// Package admission serves the mutating admission webhook: it decodes an
+// AdmissionReview once and only as far as needed, validates the keyless.dev
+// annotations, checks that the ServiceAccount is not connected elsewhere, and
+// answers with a JSON patch computed from what has to change.
+//
+// The handler makes no cloud call and writes nothing: it reads only cached
+// cluster state through Lookup.
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/mutation"
+	"github.com/keyless-dev/keyless/pkg/workload"
+)
+
+// Path is where the webhook is served.
+const Path = "/mutate"
+
+// maxBody bounds a request body: the API server sends at most a few MiB.
+const maxBody = 7 << 20
+
+// Lookup reads cached cluster state for the conflict checks.
+type Lookup interface {
+	// ServiceAccountAnnotations returns the annotations of a ServiceAccount,
+	// and false when it does not exist.
+	ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error)
+	// Users lists the connected workloads that run as the ServiceAccount.
+	Users(ctx context.Context, namespace, serviceAccount string) ([]workload.User, error)
+}
+
+// Options are the cluster-wide settings the handler applies.
+type Options struct {
+	Parse          annotations.Options
+	Workload       mutation.WorkloadOptions
+	ServiceAccount mutation.ServiceAccountOptions
+}
+
+// Handler is the webhook's http.Handler.
+type Handler struct {
+	Options Options
+	Lookup  Lookup
+	Log     logr.Logger
+}
+
+// ServeHTTP answers one AdmissionReview.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		h.fail(w, http.StatusMethodNotAllowed, "admission reviews are POSTed")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		h.fail(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not application/json", ct))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		h.fail(w, http.StatusBadRequest, "reading the request body failed or it is larger than 7 MiB")
+		return
+	}
+	req, err := decodeReview(body)
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+
+	resource := strings.ToLower(req.Kind.Kind)
+	resp, outcome := h.review(r.Context(), req)
+	resp.UID = req.UID
+	out, err := encodeReview(resp)
+	if err != nil {
+		h.fail(w, http.StatusInternalServerError, "encoding the response failed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+
+	requestsTotal.WithLabelValues(resource, req.Operation, outcome).Inc()
+	duration.WithLabelValues(resource).Observe(time.Since(start).Seconds())
+	if outcome != outcomeAllowed && outcome != outcomeMutated {
+		h.Log.V(1).Info("admission refused", "resource", resource, "namespace", req.Namespace,
+			"name", req.Name, "outcome", outcome, "message", resp.Status.Message)
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, code int, msg string) {
+	requestsTotal.WithLabelValues("unknown", "", outcomeInvalid).Inc()
+	h.Log.V(1).Info("bad admission request", "code", code, "message", msg)
+	http.Error(w, msg, code)
+}
+
+// review decides one request.
+func (h *Handler) review(ctx context.Context, req *request) (*response, string) {
+	if req.Operation != "CREATE" && req.Operation != "UPDATE" {
+		return &response{Allowed: true}, outcomeAllowed
+	}
+	var (
+		patch mutation.Patch
+		errs  field.ErrorList
+		err   error
+	)
+	switch {
+	case req.Kind.Group == "" && req.Kind.Kind == "ServiceAccount":
+		patch, errs, err = h.serviceAccount(ctx, req)
+	case isWorkload(req.Kind.Group, req.Kind.Kind):
+		patch, errs, err = h.workload(ctx, req)
+	default:
+		return &response{Allowed: true}, outcomeAllowed
+	}
+	switch {
+	case errors.Is(err, errBadObject):
+		return &response{Status: &status{Code: http.StatusBadRequest, Reason: "BadRequest",
+			Message: "keyless: " + err.Error()}}, outcomeInvalid
+	case err != nil:
+		return &response{Status: &status{Code: http.StatusInternalServerError, Reason: "InternalError",
+			Message: "keyless: " + err.Error()}}, outcomeError
+	case len(errs) > 0:
+		return &response{Status: &status{Code: http.StatusForbidden, Reason: "Forbidden",
+			Message: denial(errs)}}, outcomeDenied
+	case len(patch) == 0:
+		return &response{Allowed: true}, outcomeAllowed
+	}
+	raw, err := patch.JSON()
+	if err != nil {
+		return &response{Status: &status{Code: http.StatusInternalServerError, Reason: "InternalError",
+			Message: "keyless: encoding the patch: " + err.Error()}}, outcomeError
+	}
+	return &response{Allowed: true, PatchType: "JSONPatch", Patch: raw}, outcomeMutated
+}
+
+func isWorkload(group, kind string) bool {
+	switch group + "/" + kind {
+	case "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "batch/Job", "batch/CronJob":
+		return true
+	}
+	return false
+}
+
+// errBadObject marks an object in the review that does not decode.
+var errBadObject = errors.New("the object in the AdmissionReview does not decode")
+
+func (h *Handler) workload(ctx context.Context, req *request) (mutation.Patch, field.ErrorList, error) {
+	var obj mutation.Workload
+	if err := json.Unmarshal(req.Object, &obj); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errBadObject, err)
+	}
+	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
+	if len(errs) > 0 {
+		return nil, errs, nil
+	}
+	opts := h.Options.Workload
+	opts.TemplateImmutable = req.Kind.Kind == "Job" && req.Operation == "UPDATE"
+	patch, sa, errs := mutation.ForWorkload(&obj, conns, opts)
+	if len(errs) > 0 || conns.Empty() {
+		return patch, errs, nil
+	}
+	self := workload.User{Kind: req.Kind.Kind, Name: obj.Name()}
+	errs, err := h.conflicts(ctx, req.Namespace, sa, self, conns)
+	return patch, errs, err
+}
+
+func (h *Handler) serviceAccount(ctx context.Context, req *request) (mutation.Patch, field.ErrorList, error) {
+	var obj mutation.ServiceAccount
+	if err := json.Unmarshal(req.Object, &obj); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errBadObject, err)
+	}
+	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
+	if len(errs) > 0 {
+		return nil, errs, nil
+	}
+	patch, errs := mutation.ForServiceAccount(&obj, conns, h.Options.ServiceAccount)
+	if len(errs) > 0 || conns.Empty() {
+		return patch, errs, nil
+	}
+	users, err := h.Lookup.Users(ctx, req.Namespace, obj.Metadata.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return patch, conflictsWithUsers(conns, workload.User{Kind: "ServiceAccount", Name: obj.Metadata.Name},
+		"this ServiceAccount", users, h.Options.Parse), nil
+}
+
+func denial(errs field.ErrorList) string {
+	var b strings.Builder
+	b.WriteString("keyless: ")
+	for i, e := range errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}

@@ -1,0 +1,33 @@
+package annotations
+
+// Equal reports whether c and o connect to the same cloud identities, by the
+// types' Same rules.
+func (c Connections) Equal(o Connections) bool {
+	return c.AWS.Same(o.AWS) && c.Azure.Same(o.Azure) && c.GCP.Same(o.GCP)
+}
+
+// Annotations returns the connection annotations that Parse turns back into
+// c; the controller copies them from a workload to its ServiceAccount. A bare
+// Azure name gets its resource group spelled out, so that the copy does not
+// depend on the default. c must come from a successful Parse.
+func (c Connections) Annotations() map[string]string {
+	m := map[string]string{}
+	if c.AWS != nil {
+		m[KeyAWSRole] = c.AWS.String()
+	}
+	if a := c.Azure; a != nil {
+		if a.SubscriptionID != "" {
+			m[KeyAzureIdentity] = a.String()
+		} else {
+			m[KeyAzureIdentity] = a.Name
+			m[KeyAzureResourceGroup] = a.ResourceGroup
+		}
+		if a.ClientID != "" {
+			m[KeyAzureClientID] = a.ClientID
+		}
+	}
+	if c.GCP != nil {
+		m[KeyGCPServiceAccount] = c.GCP.Email
+	}
+	return m
+}

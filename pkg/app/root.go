@@ -1,0 +1,66 @@
+// Package app wires Keyless together: the `keyless` command and its
+// subcommands, the manager, and logging. It is the only package that
+// imports all the others.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X ...app.Version=v1.2.3".
+var Version = "dev"
+
+// ExitError carries a process exit code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by Run to a process exit code: 0 for
+// none, 2 for a usage or configuration mistake, 1 otherwise.
+func ExitCode(err error) int {
+	var e *ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &e):
+		return e.Code
+	}
+	return 1
+}
+
+func usageError(err error) error { return &ExitError{Code: 2, Err: err} }
+
+// Run runs the keyless command line with args (without the program name).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := &cobra.Command{
+		Use:           "keyless",
+		Short:         "Connect Kubernetes workloads to AWS, Azure and GCP identities from one annotation",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError(fmt.Errorf("%w\nRun '%s --help' for the flags", err, c.CommandPath()))
+	})
+	root.AddCommand(newServeCommand(stderr), newDevCommand(stdout, stderr), &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(c.OutOrStdout(), Version)
+			return err
+		},
+	})
+	return root.ExecuteContext(ctx)
+}

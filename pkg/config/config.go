@@ -1,0 +1,74 @@
+// Package config holds the one configuration of `keyless serve`: named
+// defaults, the flags bound to it in one place, an optional config file
+// whose keys are the flag names, and validation that reports every problem
+// at once by flag name.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Kubeconfig is the path of a kubeconfig; empty means in-cluster or $KUBECONFIG.
+	Kubeconfig string
+
+	WebhookHost string
+	WebhookPort int
+	CertDir     string
+	CertName    string
+	KeyName     string
+	// TLSMinVersion is "1.2" or "1.3".
+	TLSMinVersion string
+	EnableHTTP2   bool
+
+	MetricsAddr string
+	HealthAddr  string
+
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	LeaderElectionID        string
+	LeaseDuration           time.Duration
+
+	// LogLevel is "error", "info", "debug" or a verbosity number 0-10.
+	LogLevel  string
+	LogFormat string
+
+	// DefaultServiceAccount is "create" (give a connected workload its own
+	// ServiceAccount) or "deny" (refuse one that runs as "default").
+	DefaultServiceAccount string
+	GKENodeSelector       bool
+
+	AzureTenantID      string
+	AzureResourceGroup string
+}
+
+// Default values.
+const (
+	DefaultWebhookPort      = 9443
+	DefaultCertDir          = "/tmp/k8s-webhook-server/serving-certs"
+	DefaultMetricsAddr      = ":8080"
+	DefaultHealthAddr       = ":8081"
+	DefaultLeaderElectionID = "keyless.keyless.dev"
+	DefaultLeaseDuration    = 15 * time.Second
+)
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		WebhookPort:           DefaultWebhookPort,
+		CertDir:               DefaultCertDir,
+		CertName:              "tls.crt",
+		KeyName:               "tls.key",
+		TLSMinVersion:         "1.2",
+		MetricsAddr:           DefaultMetricsAddr,
+		HealthAddr:            DefaultHealthAddr,
+		LeaderElect:           true,
+		LeaderElectionID:      DefaultLeaderElectionID,
+		LeaseDuration:         DefaultLeaseDuration,
+		LogLevel:              "info",
+		LogFormat:             "json",
+		DefaultServiceAccount: "create",
+		GKENodeSelector:       true,
+	}
+}

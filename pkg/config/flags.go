@@ -1,0 +1,108 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/yaml"
+)
+
+// ConfigFlag names the config file flag.
+const ConfigFlag = "config"
+
+// BindFlags binds every configuration flag of fs to c; c's current values
+// are the flags' defaults.
+func BindFlags(fs *pflag.FlagSet, c *Config) {
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "Path of a kubeconfig; empty means in-cluster or $KUBECONFIG.")
+	fs.StringVar(&c.WebhookHost, "webhook-host", c.WebhookHost, "Address the webhook server listens on; empty means all.")
+	fs.IntVar(&c.WebhookPort, "webhook-port", c.WebhookPort, "Port of the webhook server.")
+	fs.StringVar(&c.CertDir, "cert-dir", c.CertDir, "Folder with the webhook's serving certificate (the cert-manager Secret), reloaded when it changes.")
+	fs.StringVar(&c.CertName, "cert-name", c.CertName, "File name of the certificate in --cert-dir.")
+	fs.StringVar(&c.KeyName, "key-name", c.KeyName, "File name of the private key in --cert-dir.")
+	fs.StringVar(&c.TLSMinVersion, "tls-min-version", c.TLSMinVersion, "Lowest TLS version the webhook accepts: 1.2 or 1.3.")
+	fs.BoolVar(&c.EnableHTTP2, "enable-http2", c.EnableHTTP2, "Serve the webhook and metrics over HTTP/2 too (off: guards against HTTP/2 rapid-reset attacks).")
+	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", c.MetricsAddr, "Address of the Prometheus metrics endpoint; \"0\" turns it off.")
+	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", c.HealthAddr, "Address of /healthz and /readyz; \"0\" turns them off.")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", c.LeaderElect, "Run the controller only on the elected leader; the webhook runs on every replica.")
+	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", c.LeaderElectionNamespace, "Namespace of the leader-election Lease; empty means the pod's own namespace.")
+	fs.StringVar(&c.LeaderElectionID, "leader-election-id", c.LeaderElectionID, "Name of the leader-election Lease.")
+	fs.DurationVar(&c.LeaseDuration, "leader-election-lease-duration", c.LeaseDuration, "How long a leader's lease lasts; a new leader takes over within it.")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: error, info, debug, or a verbosity from 0 to 10.")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "Log format: json or text.")
+	fs.StringVar(&c.DefaultServiceAccount, "default-service-account", c.DefaultServiceAccount,
+		"What to do with a connected workload that runs as \"default\": create (give it a ServiceAccount named after it) or deny.")
+	fs.BoolVar(&c.GKENodeSelector, "gke-node-selector", c.GKENodeSelector,
+		"Add the nodeSelector iam.gke.io/gke-metadata-server-enabled=true to workloads connected to GCP.")
+	fs.StringVar(&c.AzureTenantID, "azure-tenant-id", c.AzureTenantID, "Azure tenant ID written as azure.workload.identity/tenant-id on ServiceAccounts connected to Azure.")
+	fs.StringVar(&c.AzureResourceGroup, "azure-resource-group", c.AzureResourceGroup,
+		"Default resource group of Azure identities given by name without keyless.dev/azure-resource-group.")
+}
+
+// Load returns the configuration from defaults, then the file named by
+// --config (if any), then the flags set on the command line, which win.
+// fs must have been bound with BindFlags to a Config of Default values and parsed.
+func Load(fs *pflag.FlagSet, flagged Config) (Config, error) {
+	path, _ := fs.GetString(ConfigFlag)
+	if path == "" {
+		return flagged, nil
+	}
+	c := Default()
+	file := pflag.NewFlagSet("file", pflag.ContinueOnError)
+	BindFlags(file, &c)
+	if err := applyFile(file, path); err != nil {
+		return Config{}, err
+	}
+	var errs []string
+	fs.Visit(func(f *pflag.Flag) {
+		if f.Name == ConfigFlag || file.Lookup(f.Name) == nil {
+			return
+		}
+		if err := file.Set(f.Name, f.Value.String()); err != nil {
+			errs = append(errs, fmt.Sprintf("--%s: %v", f.Name, err))
+		}
+	})
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("applying flags over %s: %s", path, strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// applyFile sets the flags of fs from a YAML file whose keys are flag names.
+func applyFile(fs *pflag.FlagSet, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config file: %w", err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		return fmt.Errorf("config file %s is not valid YAML: %w", path, err)
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var problems []string
+	for _, k := range keys {
+		if k == ConfigFlag || fs.Lookup(k) == nil {
+			problems = append(problems, fmt.Sprintf("unknown key %q (keys are the flag names of `keyless serve`, e.g. webhook-port)", k))
+			continue
+		}
+		v := values[k]
+		switch v.(type) {
+		case map[string]any, []any, nil:
+			problems = append(problems, fmt.Sprintf("key %q must have a single value", k))
+			continue
+		}
+		if err := fs.Set(k, fmt.Sprint(v)); err != nil {
+			problems = append(problems, fmt.Sprintf("key %q: %v", k, err))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("config file %s: %s", path, strings.Join(problems, "; "))
+	}
+	return nil
+}

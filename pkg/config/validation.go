@@ -1,0 +1,113 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+)
+
+func flag(name string) *field.Path { return field.NewPath("--" + name) }
+
+// Validate returns every problem of c at once, each naming its flag.
+func Validate(c *Config) field.ErrorList {
+	var errs field.ErrorList
+	if c.WebhookPort < 1 || c.WebhookPort > 65535 {
+		errs = append(errs, field.Invalid(flag("webhook-port"), c.WebhookPort, "must be a port number from 1 to 65535"))
+	}
+	if c.CertDir == "" {
+		errs = append(errs, field.Required(flag("cert-dir"), "name the folder that holds the webhook's tls.crt and tls.key"))
+	}
+	if c.TLSMinVersion != "1.2" && c.TLSMinVersion != "1.3" {
+		errs = append(errs, field.NotSupported(flag("tls-min-version"), c.TLSMinVersion, []string{"1.2", "1.3"}))
+	}
+	errs = append(errs, validAddr("metrics-bind-address", c.MetricsAddr)...)
+	errs = append(errs, validAddr("health-probe-bind-address", c.HealthAddr)...)
+	if c.LeaderElectionNamespace != "" {
+		for _, msg := range validation.IsDNS1123Label(c.LeaderElectionNamespace) {
+			errs = append(errs, field.Invalid(flag("leader-election-namespace"), c.LeaderElectionNamespace, msg))
+		}
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(c.LeaderElectionID) {
+		errs = append(errs, field.Invalid(flag("leader-election-id"), c.LeaderElectionID, msg))
+	}
+	if c.LeaseDuration < 2*time.Second {
+		errs = append(errs, field.Invalid(flag("leader-election-lease-duration"), c.LeaseDuration.String(), "must be at least 2s, e.g. 15s"))
+	}
+	if _, err := Verbosity(c.LogLevel); err != nil {
+		errs = append(errs, field.Invalid(flag("log-level"), c.LogLevel, err.Error()))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, field.NotSupported(flag("log-format"), c.LogFormat, []string{"json", "text"}))
+	}
+	if c.DefaultServiceAccount != "create" && c.DefaultServiceAccount != "deny" {
+		errs = append(errs, field.NotSupported(flag("default-service-account"), c.DefaultServiceAccount, []string{"create", "deny"}))
+	}
+	if c.AzureTenantID != "" && !annotations.IsGUID(c.AzureTenantID) {
+		errs = append(errs, field.Invalid(flag("azure-tenant-id"), c.AzureTenantID,
+			"must be a GUID such as 00000000-0000-0000-0000-000000000000 (az account show --query tenantId)"))
+	}
+	if c.AzureResourceGroup != "" {
+		if p := annotations.ResourceGroupProblem(c.AzureResourceGroup); p != "" {
+			errs = append(errs, field.Invalid(flag("azure-resource-group"), c.AzureResourceGroup, p))
+		}
+	}
+	return errs
+}
+
+// ValidateCertFiles checks that the serving certificate is where the webhook
+// will look for it; `keyless serve` runs it before starting.
+func ValidateCertFiles(c *Config) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range []struct{ flag, name string }{{"cert-name", c.CertName}, {"key-name", c.KeyName}} {
+		p := filepath.Join(c.CertDir, f.name)
+		if _, err := os.Stat(p); err != nil {
+			errs = append(errs, field.Invalid(flag(f.flag), f.name, fmt.Sprintf(
+				"%s cannot be read (%v); mount the webhook certificate Secret at --cert-dir (%s) or fix --%s",
+				p, err, c.CertDir, f.flag)))
+		}
+	}
+	return errs
+}
+
+func validAddr(name, addr string) field.ErrorList {
+	if addr == "0" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 0 || n > 65535) {
+			err = fmt.Errorf("port %d is out of range", n)
+		}
+	}
+	if err != nil {
+		return field.ErrorList{field.Invalid(flag(name), addr, "must be HOST:PORT such as :8080 or 127.0.0.1:8080, or \"0\" to turn it off")}
+	}
+	return nil
+}
+
+// Verbosity maps a log level to a logr verbosity.
+func Verbosity(level string) (int, error) {
+	switch level {
+	case "error":
+		return -2, nil
+	case "info":
+		return 0, nil
+	case "debug":
+		return 1, nil
+	}
+	n, err := strconv.Atoi(level)
+	if err != nil || n < 0 || n > 10 {
+		return 0, fmt.Errorf("must be error, info, debug or a number from 0 to 10")
+	}
+	return n, nil
+}

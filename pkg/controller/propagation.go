@@ -1,0 +1,119 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/workload"
+)
+
+// cloudKeys groups the connection keys by cloud: a cloud's keys are copied
+// together, from one workload.
+var cloudKeys = [][]string{
+	{annotations.KeyAWSRole},
+	{annotations.KeyAzureIdentity, annotations.KeyAzureResourceGroup, annotations.KeyAzureClientID},
+	{annotations.KeyGCPServiceAccount},
+}
+
+// wanted merges the connection annotations of the workloads that use one
+// ServiceAccount. A cloud on which they disagree is held (its keys stay as
+// they are) and reported.
+func wanted(users []workload.User, opts annotations.Options) (want map[string]string, hold map[string]bool, problems []string) {
+	want, hold = map[string]string{}, map[string]bool{}
+	parsed := make([]annotations.Connections, len(users))
+	valid := make([]bool, len(users))
+	for i, u := range users {
+		c, errs := annotations.Parse(u.Annotations, opts)
+		parsed[i], valid[i] = c, len(errs) == 0
+		if !valid[i] {
+			problems = append(problems, fmt.Sprintf("%s has invalid keyless.dev annotations: %s", u, errs.ToAggregate()))
+		}
+	}
+	for ci, keys := range cloudKeys {
+		first := -1
+		for i, u := range users {
+			if !valid[i] || !has(u.Annotations, keys[0]) {
+				continue
+			}
+			if first < 0 {
+				first = i
+				continue
+			}
+			if !sameCloud(ci, parsed[first], parsed[i]) {
+				problems = append(problems, fmt.Sprintf("%s and %s connect it to different identities (%s); "+
+					"the %s connection is left as it was until they agree", users[first], u, keys[0], keys[0]))
+				for _, k := range keys {
+					hold[k] = true
+				}
+				first = -2
+				break
+			}
+		}
+		if first >= 0 {
+			for _, k := range keys {
+				if v, ok := users[first].Annotations[k]; ok {
+					want[k] = v
+				}
+			}
+		}
+	}
+	return want, hold, problems
+}
+
+func sameCloud(i int, a, b annotations.Connections) bool {
+	switch i {
+	case 0:
+		return a.AWS.Same(b.AWS)
+	case 1:
+		return a.Azure.Same(b.Azure)
+	}
+	return a.GCP.Same(b.GCP)
+}
+
+func has(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// annotationChanges computes how the ServiceAccount's annotations must
+// change: keys to set, keys to delete (nil value), and conflicts with values
+// the ServiceAccount's owner wrote, which are never overridden.
+func annotationChanges(current, want map[string]string, hold map[string]bool) (map[string]*string, []string) {
+	changes := map[string]*string{}
+	var conflicts []string
+	before := map[string]bool{}
+	for _, k := range annotations.ParseList(current[annotations.KeyPropagated]) {
+		before[annotations.Prefix+k] = true
+	}
+	var after []string
+	for _, k := range annotations.UserKeys() {
+		v, wantIt := want[k]
+		cur, hasIt := current[k]
+		switch {
+		case hold[k]:
+			if before[k] {
+				after = append(after, strings.TrimPrefix(k, annotations.Prefix))
+			}
+		case wantIt && hasIt && !before[k] && cur != v:
+			conflicts = append(conflicts, fmt.Sprintf("the ServiceAccount's own %s=%q differs from the workloads' %q", k, cur, v))
+		case wantIt && hasIt && !before[k]:
+			// The owner wrote the same value: it stays theirs.
+		case wantIt:
+			if cur != v || !hasIt {
+				changes[k] = &v
+			}
+			after = append(after, strings.TrimPrefix(k, annotations.Prefix))
+		case before[k] && hasIt:
+			changes[k] = nil
+		}
+	}
+	slices.Sort(after)
+	list := annotations.FormatList(after)
+	if list != current[annotations.KeyPropagated] {
+		if list == "" {
+			changes[annotations.KeyPropagated] = nil
+		} else {
+			changes[annotations.KeyPropagated] = &list
+		}
+	}
+	return changes, conflicts
+}

@@ -1,0 +1,209 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/workload"
+)
+
+// Event reasons.
+const (
+	ReasonPropagated = "ConnectionPropagated"
+	ReasonCreated    = "ServiceAccountCreated"
+	ReasonConflict   = "ConnectionConflict"
+	ReasonRefused    = "DefaultServiceAccountRefused"
+)
+
+// ServiceAccountReconciler keeps connected ServiceAccounts in step with the
+// workloads that use them.
+type ServiceAccountReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Options  annotations.Options
+	// Syncer does the cloud side; nil means none.
+	Syncer Syncer
+}
+
+// SetupWithManager registers the controller and its watches.
+func (r *ServiceAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("serviceaccount").
+		For(&corev1.ServiceAccount{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return annotations.HasPrefixed(o.GetAnnotations())
+		})))
+	for _, k := range workload.Kinds {
+		b = b.Watches(k.New(), workloadHandler{})
+	}
+	return b.Complete(r)
+}
+
+// workloadHandler enqueues the ServiceAccount of a connected workload, and on
+// an update also the one it used before.
+type workloadHandler struct{}
+
+var _ handler.EventHandler = workloadHandler{}
+
+func enqueue(q workqueue.TypedRateLimitingInterface[reconcile.Request], obj client.Object) {
+	if obj == nil || !workload.Connected(obj) {
+		return
+	}
+	q.Add(reconcile.Request{NamespacedName: types.NamespacedName{
+		Namespace: obj.GetNamespace(), Name: workload.ServiceAccountName(obj)}})
+}
+
+func (workloadHandler) Create(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	enqueue(q, e.Object)
+}
+func (workloadHandler) Update(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	enqueue(q, e.ObjectOld)
+	enqueue(q, e.ObjectNew)
+}
+func (workloadHandler) Delete(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	enqueue(q, e.Object)
+}
+func (workloadHandler) Generic(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	enqueue(q, e.Object)
+}
+
+// Reconcile brings one ServiceAccount in step with its workloads.
+func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	logger := log.FromContext(ctx)
+	users, err := workload.Users(ctx, r.Client, req.Namespace, req.Name)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	sa := &corev1.ServiceAccount{}
+	if err := r.Client.Get(ctx, req.NamespacedName, sa); apierrors.IsNotFound(err) {
+		sa = nil
+	} else if err != nil {
+		return reconcile.Result{}, fmt.Errorf("reading ServiceAccount %s: %w", req, err)
+	}
+
+	if req.Name == "default" && len(users) > 0 {
+		for _, u := range users {
+			r.workloadEvent(ctx, req.Namespace, u, corev1.EventTypeWarning, ReasonRefused,
+				"Keyless does not connect the namespace's \"default\" ServiceAccount, which every pod shares; "+
+					"set spec.template.spec.serviceAccountName to a ServiceAccount of the workload's own")
+		}
+		return reconcile.Result{}, nil
+	}
+
+	want, hold, problems := wanted(users, r.Options)
+	if sa == nil {
+		if len(want) == 0 {
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, r.create(ctx, req, users, want, problems)
+	}
+
+	changes, conflicts := annotationChanges(sa.Annotations, want, hold)
+	for _, p := range append(problems, conflicts...) {
+		r.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonConflict, "Propagate", "%s", p)
+	}
+	if len(changes) > 0 {
+		if err := r.patchAnnotations(ctx, sa, changes); err != nil {
+			return reconcile.Result{}, err
+		}
+		logger.V(1).Info("propagated connection annotations", "serviceAccount", req)
+		r.Recorder.Eventf(sa, nil, corev1.EventTypeNormal, ReasonPropagated, "Propagate",
+			"connection annotations updated from %s", names(users))
+	}
+	if r.Syncer == nil || !annotations.HasPrefixed(sa.Annotations) {
+		return reconcile.Result{}, nil
+	}
+	return r.Syncer.Sync(ctx, sa)
+}
+
+func (r *ServiceAccountReconciler) create(ctx context.Context, req reconcile.Request, users []workload.User,
+	want map[string]string, problems []string) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
+		Name: req.Name, Namespace: req.Namespace, Annotations: map[string]string{},
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "keyless"},
+	}}
+	var keys []string
+	for k, v := range want {
+		sa.Annotations[k] = v
+		keys = append(keys, strings.TrimPrefix(k, annotations.Prefix))
+	}
+	sa.Annotations[annotations.KeyPropagated] = annotations.FormatList(keys)
+	for _, u := range users {
+		gvk := ownerGVK(u.Kind)
+		sa.OwnerReferences = append(sa.OwnerReferences, metav1.OwnerReference{
+			APIVersion: gvk, Kind: u.Kind, Name: u.Name, UID: types.UID(u.UID)})
+	}
+	if err := r.Client.Create(ctx, sa); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("ServiceAccount %s appeared while creating it; retrying: %w", req, err)
+		}
+		for _, u := range users {
+			r.workloadEvent(ctx, req.Namespace, u, corev1.EventTypeWarning, ReasonConflict,
+				fmt.Sprintf("creating ServiceAccount %s failed: %v", req.Name, err))
+		}
+		return fmt.Errorf("creating ServiceAccount %s: %w", req, err)
+	}
+	for _, p := range problems {
+		r.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonConflict, "Propagate", "%s", p)
+	}
+	r.Recorder.Eventf(sa, nil, corev1.EventTypeNormal, ReasonCreated, "Create",
+		"created for %s with its connection annotations", names(users))
+	return nil
+}
+
+// patchAnnotations sends a JSON merge patch of the annotations only, so no
+// other field, and no concurrent writer's change, is touched.
+func (r *ServiceAccountReconciler) patchAnnotations(ctx context.Context, sa *corev1.ServiceAccount, changes map[string]*string) error {
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": changes}})
+	if err != nil {
+		return fmt.Errorf("encoding the annotation patch: %w", err)
+	}
+	if err := r.Client.Patch(ctx, sa, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return fmt.Errorf("patching the annotations of ServiceAccount %s/%s: %w", sa.Namespace, sa.Name, err)
+	}
+	return nil
+}
+
+func (r *ServiceAccountReconciler) workloadEvent(ctx context.Context, namespace string, u workload.User, kind, reason, msg string) {
+	for _, k := range workload.Kinds {
+		if k.Name != u.Kind {
+			continue
+		}
+		obj := k.New()
+		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: u.Name}, obj); err == nil {
+			r.Recorder.Eventf(obj, nil, kind, reason, "Propagate", "%s", msg)
+		}
+	}
+}
+
+func ownerGVK(kind string) string {
+	if kind == "Job" || kind == "CronJob" {
+		return "batch/v1"
+	}
+	return "apps/v1"
+}
+
+func names(users []workload.User) string {
+	s := make([]string, len(users))
+	for i, u := range users {
+		s[i] = u.String()
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,151 @@
+// Package manager builds the controller-runtime manager that `keyless serve`
+// runs: the webhook, the controller, caches, health checks and metrics.
+package manager
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/keyless-dev/keyless/pkg/admission"
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/config"
+	"github.com/keyless-dev/keyless/pkg/controller"
+	"github.com/keyless-dev/keyless/pkg/mutation"
+	"github.com/keyless-dev/keyless/pkg/workload"
+)
+
+// New builds the manager that `keyless serve` runs: the webhook on
+// every replica, the controller on the elected leader, health checks and
+// metrics.
+func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Logger) (ctrl.Manager, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("building the scheme: %w", err)
+	}
+	tlsOpts := []func(*tls.Config){func(t *tls.Config) {
+		t.MinVersion = tls.VersionTLS12
+		if c.TLSMinVersion == "1.3" {
+			t.MinVersion = tls.VersionTLS13
+		}
+		if !c.EnableHTTP2 {
+			t.NextProtos = []string{"http/1.1"}
+		}
+	}}
+	lease := c.LeaseDuration
+	renew := lease * 2 / 3
+	retry := lease / 7
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme: scheme,
+		Logger: log,
+		Cache: cache.Options{
+			// Keyless writes only patches, so cached objects may drop what it never reads.
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: c.WebhookHost, Port: c.WebhookPort,
+			CertDir: c.CertDir, CertName: c.CertName, KeyName: c.KeyName,
+			TLSOpts: tlsOpts,
+		}),
+		Metrics:                       metricsserver.Options{BindAddress: c.MetricsAddr, TLSOpts: tlsOpts},
+		HealthProbeBindAddress:        c.HealthAddr,
+		LeaderElection:                c.LeaderElect,
+		LeaderElectionID:              c.LeaderElectionID,
+		LeaderElectionNamespace:       c.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := workload.AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
+	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.ServiceAccount{}); err != nil {
+		return nil, fmt.Errorf("watching ServiceAccounts: %w", err)
+	}
+
+	parse := annotations.Options{AzureDefaultResourceGroup: c.AzureResourceGroup}
+	mgr.GetWebhookServer().Register(admission.Path, &admission.Handler{
+		Options: admission.Options{
+			Parse: parse,
+			Workload: mutation.WorkloadOptions{
+				DenyDefaultServiceAccount: c.DefaultServiceAccount == "deny",
+				GKENodeSelector:           c.GKENodeSelector,
+			},
+			ServiceAccount: mutation.ServiceAccountOptions{AzureTenantID: c.AzureTenantID},
+		},
+		Lookup: cacheLookup{mgr.GetCache()},
+		Log:    log.WithName("admission"),
+	})
+
+	if err := (&controller.ServiceAccountReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("keyless"),
+		Options:  parse,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the ServiceAccount controller: %w", err)
+	}
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding the liveness check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return nil, fmt.Errorf("adding the webhook readiness check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache())); err != nil {
+		return nil, fmt.Errorf("adding the cache readiness check: %w", err)
+	}
+	return mgr, nil
+}
+
+// cacheSynced is ready once the informers the webhook reads have synced, so
+// that conflict checks never run against an empty cache.
+func cacheSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("informer caches have not synced yet")
+		}
+		return nil
+	}
+}
+
+// cacheLookup answers the webhook's questions from the manager's cache.
+type cacheLookup struct{ r client.Reader }
+
+func (l cacheLookup) ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error) {
+	sa := &corev1.ServiceAccount{}
+	err := l.r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, sa)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading ServiceAccount %s/%s from the cache: %w", namespace, name, err)
+	}
+	return sa.Annotations, true, nil
+}
+
+func (l cacheLookup) Users(ctx context.Context, namespace, serviceAccount string) ([]workload.User, error) {
+	return workload.Users(ctx, l.r, namespace, serviceAccount)
+}

@@ -1,0 +1,58 @@
+package mutation
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+)
+
+// ServiceAccountOptions are the cluster-wide settings for ServiceAccount mutation.
+type ServiceAccountOptions struct {
+	// AzureTenantID, when set, is written as azure.workload.identity/tenant-id
+	// on ServiceAccounts connected to Azure.
+	AzureTenantID string
+}
+
+// ForServiceAccount returns the patch that makes sa's cloud annotations match
+// conns. Errors are user mistakes to deny.
+func ForServiceAccount(sa *ServiceAccount, conns annotations.Connections, opts ServiceAccountOptions) (Patch, field.ErrorList) {
+	annots := sa.Metadata.Annotations
+	m := newMarks(annots)
+	edit := newMapEdit("/metadata/annotations", annots)
+	path := field.NewPath("metadata", "annotations")
+	var errs field.ErrorList
+
+	gcp := ""
+	if conns.GCP != nil {
+		gcp = conns.GCP.Email
+	}
+	errs = append(errs, ensure(edit, m, annotations.GKEServiceAccount, gcp, conns.GCP != nil,
+		annotations.InjectedGCPServiceAccount, path.Key(annotations.GKEServiceAccount), annotations.KeyGCPServiceAccount)...)
+
+	// Without an explicit client ID the controller looks it up and writes it;
+	// the webhook then only keeps it while the Azure connection stays.
+	azure := conns.Azure != nil
+	if azure && conns.Azure.ClientID != "" {
+		errs = append(errs, ensure(edit, m, annotations.AzureClientIDAnnotation, conns.Azure.ClientID, true,
+			annotations.InjectedAzureClientID, path.Key(annotations.AzureClientIDAnnotation), annotations.KeyAzureClientID)...)
+	} else if azure && m.had(annotations.InjectedAzureClientID) {
+		m.keep(annotations.InjectedAzureClientID)
+	} else if !azure && m.had(annotations.InjectedAzureClientID) {
+		edit.Remove(annotations.AzureClientIDAnnotation)
+	}
+	if azure && opts.AzureTenantID != "" {
+		errs = append(errs, ensure(edit, m, annotations.AzureTenantIDAnnotation, opts.AzureTenantID, true,
+			annotations.InjectedAzureTenantID, path.Key(annotations.AzureTenantIDAnnotation), annotations.KeyAzureIdentity)...)
+	} else if m.had(annotations.InjectedAzureTenantID) {
+		if azure {
+			m.keep(annotations.InjectedAzureTenantID)
+		} else {
+			edit.Remove(annotations.AzureTenantIDAnnotation)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	m.record(edit)
+	return edit.Apply(nil), nil
+}

@@ -1,0 +1,128 @@
+package mutation
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+)
+
+// WorkloadOptions are the cluster-wide settings for workload mutation.
+type WorkloadOptions struct {
+	// DenyDefaultServiceAccount denies a connected workload whose pods would
+	// run as "default", instead of giving it a ServiceAccount of its own.
+	DenyDefaultServiceAccount bool
+	// GKENodeSelector adds the GKE metadata-server nodeSelector for GCP.
+	GKENodeSelector bool
+	// TemplateImmutable is set for a Job update: its pod template cannot
+	// change after creation.
+	TemplateImmutable bool
+}
+
+// ForWorkload returns the patch that makes w's pod template match conns, and the
+// ServiceAccount its pods will run as. Errors are user mistakes to deny.
+func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOptions) (Patch, string, field.ErrorList) {
+	tmpl, base := w.PodTemplate()
+	if tmpl == nil {
+		if conns.Empty() {
+			return nil, "", nil
+		}
+		return nil, "", field.ErrorList{field.Required(field.NewPath("spec", "template"),
+			"a workload with keyless.dev connections needs a pod template")}
+	}
+	tmplPath := field.NewPath("spec", "template")
+	if base != "/spec/template" {
+		tmplPath = field.NewPath("spec", "jobTemplate", "spec", "template")
+	}
+
+	var errs field.ErrorList
+	m := newMarks(w.Metadata.Annotations)
+	labels := newMapEdit(base+"/metadata/labels", tmpl.Metadata.Labels)
+	selector := newMapEdit(base+"/spec/nodeSelector", tmpl.Spec.NodeSelector)
+	var saOps Patch
+	sa := tmpl.ServiceAccountName()
+
+	// The workload's own ServiceAccount: sharing "default" would hand the
+	// identity to every pod in the namespace.
+	name := w.Name()
+	switch {
+	case !conns.Empty() && (sa == "" || sa == "default"):
+		if opts.DenyDefaultServiceAccount || name == "" {
+			errs = append(errs, field.Required(tmplPath.Child("spec", "serviceAccountName"),
+				"a workload with keyless.dev connections must run as its own ServiceAccount, not \"default\" "+
+					"(which every pod in the namespace shares); set serviceAccountName"))
+			break
+		}
+		saOps = append(saOps, Operation{Op: "add", Path: base + "/spec/serviceAccountName", Value: name})
+		if tmpl.Spec.DeprecatedServiceAccount != "" {
+			saOps = append(saOps, Operation{Op: "add", Path: base + "/spec/serviceAccount", Value: name})
+		}
+		sa = name
+		m.keep(annotations.InjectedServiceAccountName)
+	case !conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
+		m.keep(annotations.InjectedServiceAccountName)
+	case conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
+		saOps = append(saOps, Operation{Op: "remove", Path: base + "/spec/serviceAccountName"})
+		if tmpl.Spec.DeprecatedServiceAccount != "" {
+			saOps = append(saOps, Operation{Op: "remove", Path: base + "/spec/serviceAccount"})
+		}
+		sa = ""
+	}
+
+	errs = append(errs, ensure(labels, m, annotations.AzureUseLabel, "true", conns.Azure != nil,
+		annotations.InjectedAzureUseLabel, tmplPath.Child("metadata", "labels").Key(annotations.AzureUseLabel),
+		annotations.KeyAzureIdentity)...)
+	errs = append(errs, ensure(selector, m, annotations.GKEMetadataServerNodeSelector, "true",
+		conns.GCP != nil && opts.GKENodeSelector, annotations.InjectedGKENodeSelector,
+		tmplPath.Child("spec", "nodeSelector").Key(annotations.GKEMetadataServerNodeSelector),
+		annotations.KeyGCPServiceAccount)...)
+	if len(errs) > 0 {
+		return nil, sa, errs
+	}
+
+	var tmplPatch Patch
+	tmplPatch = append(tmplPatch, saOps...)
+	tmplPatch = labels.Apply(tmplPatch)
+	tmplPatch = selector.Apply(tmplPatch)
+	if opts.TemplateImmutable && len(tmplPatch) > 0 {
+		if conns.Empty() {
+			// The connections went away but the template cannot follow: keep
+			// what was injected, and its record, as they are.
+			return nil, tmpl.ServiceAccountName(), nil
+		}
+		return nil, sa, field.ErrorList{field.Forbidden(tmplPath,
+			"the pod template of a Job cannot change after it is created, so keyless.dev connections "+
+				"can only be added when the Job is created; create a new Job (or annotate its CronJob)")}
+	}
+
+	meta := newMapEdit("/metadata/annotations", w.Metadata.Annotations)
+	m.record(meta)
+	return meta.Apply(tmplPatch), sa, nil
+}
+
+// ensure makes edit hold key=value while wanted, recording that Keyless put
+// it there, and removes it (only if Keyless put it there) when not wanted. A
+// different value written by the user is an error: Keyless never overrides it.
+func ensure(edit *mapEdit, m *marks, key, value string, wanted bool, mark string,
+	path *field.Path, because string) field.ErrorList {
+	current, ok := edit.current[key]
+	switch {
+	case wanted && !ok:
+		edit.Set(key, value)
+		m.keep(mark)
+	case wanted && current == value:
+		if m.had(mark) {
+			m.keep(mark)
+		}
+	case wanted && m.had(mark):
+		edit.Set(key, value)
+		m.keep(mark)
+	case wanted:
+		return field.ErrorList{field.Invalid(path, current, fmt.Sprintf(
+			"%s needs %s=%q here; set it to %q or remove %s", because, key, value, value, because))}
+	case m.had(mark):
+		edit.Remove(key)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+// Package workload knows the workload kinds Keyless connects (Deployment,
+// StatefulSet, DaemonSet, Job, CronJob): where their pod template is, which
+// ServiceAccount their pods use, and how to find the connected workloads of
+// one ServiceAccount through a cache index.
+package workload
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+)
+
+// Kind is one workload kind.
+type Kind struct {
+	Name    string
+	New     func() client.Object
+	NewList func() client.ObjectList
+}
+
+// Kinds are the workload kinds Keyless handles, in a fixed order.
+var Kinds = []Kind{
+	{"Deployment", func() client.Object { return &appsv1.Deployment{} }, func() client.ObjectList { return &appsv1.DeploymentList{} }},
+	{"StatefulSet", func() client.Object { return &appsv1.StatefulSet{} }, func() client.ObjectList { return &appsv1.StatefulSetList{} }},
+	{"DaemonSet", func() client.Object { return &appsv1.DaemonSet{} }, func() client.ObjectList { return &appsv1.DaemonSetList{} }},
+	{"Job", func() client.Object { return &batchv1.Job{} }, func() client.ObjectList { return &batchv1.JobList{} }},
+	{"CronJob", func() client.Object { return &batchv1.CronJob{} }, func() client.ObjectList { return &batchv1.CronJobList{} }},
+}
+
+// KindOf names the kind of a workload object, or "" for anything else.
+func KindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *appsv1.Deployment:
+		return "Deployment"
+	case *appsv1.StatefulSet:
+		return "StatefulSet"
+	case *appsv1.DaemonSet:
+		return "DaemonSet"
+	case *batchv1.Job:
+		return "Job"
+	case *batchv1.CronJob:
+		return "CronJob"
+	}
+	return ""
+}
+
+// PodTemplate returns the workload's pod template, or nil for other objects.
+func PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template
+	case *batchv1.Job:
+		return &o.Spec.Template
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template
+	}
+	return nil
+}
+
+// ServiceAccountName is the ServiceAccount the workload's pods run as;
+// "default" when the template names none.
+func ServiceAccountName(obj client.Object) string {
+	t := PodTemplate(obj)
+	switch {
+	case t == nil:
+		return ""
+	case t.Spec.ServiceAccountName != "":
+		return t.Spec.ServiceAccountName
+	case t.Spec.DeprecatedServiceAccount != "":
+		return t.Spec.DeprecatedServiceAccount
+	}
+	return "default"
+}
+
+// Connected reports whether obj carries at least one connection annotation.
+func Connected(obj client.Object) bool {
+	a := obj.GetAnnotations()
+	for _, k := range annotations.UserKeys() {
+		if _, ok := a[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// IndexServiceAccount is the cache field index of connected workloads by the
+// name of their ServiceAccount.
+const IndexServiceAccount = "keyless.dev/serviceAccount"
+
+func indexServiceAccount(obj client.Object) []string {
+	if !Connected(obj) {
+		return nil
+	}
+	return []string{ServiceAccountName(obj)}
+}
+
+// AddIndexes registers IndexServiceAccount for every kind; it also makes the
+// cache start an informer for each.
+func AddIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	for _, k := range Kinds {
+		if err := indexer.IndexField(ctx, k.New(), IndexServiceAccount, indexServiceAccount); err != nil {
+			return fmt.Errorf("indexing %s by ServiceAccount: %w", k.Name, err)
+		}
+	}
+	return nil
+}
+
+// User is a connected workload that runs as a given ServiceAccount.
+type User struct {
+	Kind        string
+	Name        string
+	UID         string
+	Annotations map[string]string
+}
+
+// String names the workload the way messages show it: "Deployment/orders".
+func (u User) String() string { return u.Kind + "/" + u.Name }
+
+// Users lists the connected workloads whose pods run as namespace/serviceAccount.
+func Users(ctx context.Context, r client.Reader, namespace, serviceAccount string) ([]User, error) {
+	var users []User
+	for _, k := range Kinds {
+		list := k.NewList()
+		if err := r.List(ctx, list, client.InNamespace(namespace),
+			client.MatchingFields{IndexServiceAccount: serviceAccount}); err != nil {
+			return nil, fmt.Errorf("listing %s objects that use ServiceAccount %s/%s: %w", k.Name, namespace, serviceAccount, err)
+		}
+		if err := forEach(list, func(obj client.Object) {
+			users = append(users, User{Kind: k.Name, Name: obj.GetName(), UID: string(obj.GetUID()), Annotations: obj.GetAnnotations()})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return users, nil
+}
+
+func forEach(list client.ObjectList, fn func(client.Object)) error {
+	switch l := list.(type) {
+	case *appsv1.DeploymentList:
+		for i := range l.Items {
+			fn(&l.Items[i])
+		}
+	case *appsv1.StatefulSetList:
+		for i := range l.Items {
+			fn(&l.Items[i])
+		}
+	case *appsv1.DaemonSetList:
+		for i := range l.Items {
+			fn(&l.Items[i])
+		}
+	case *batchv1.JobList:
+		for i := range l.Items {
+			fn(&l.Items[i])
+		}
+	case *batchv1.CronJobList:
+		for i := range l.Items {
+			fn(&l.Items[i])
+		}
+	default:
+		return fmt.Errorf("unexpected list type %T", list)
+	}
+	return nil
+}
