@@ -34,7 +34,7 @@ func (h *Handler) conflicts(ctx context.Context, namespace, sa string, self work
 			}
 		}
 		if theirs, perrs := annotations.Parse(own, h.Options.Parse); len(perrs) == 0 {
-			errs = append(errs, compare(conns, theirs, sa, "the ServiceAccount's own annotations")...)
+			errs = append(errs, compare(conns, theirs, "ServiceAccount "+sa, "its own annotations")...)
 		}
 	}
 	users, err := h.Lookup.Users(ctx, namespace, sa)

@@ -1,7 +1,10 @@
 package devenv
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -31,21 +34,30 @@ func Decode(fsys fs.FS) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", f, err)
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(string(raw)), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); err != nil {
-				if err.Error() == "EOF" {
-					break
-				}
-				return nil, fmt.Errorf("decoding %s: %w", f, err)
-			}
-			if len(u.Object) > 0 {
-				objs = append(objs, u)
-			}
+		more, err := DecodeBytes(raw)
+		if err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", f, err)
 		}
+		objs = append(objs, more...)
 	}
 	return objs, nil
+}
+
+// DecodeBytes reads every document of a multi-document YAML stream.
+func DecodeBytes(raw []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return objs, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
 }
 
 // Apply creates the objects, in order, through the API server (and so the webhook).
