@@ -57,7 +57,7 @@ func annotated(kv ...string) objOpt {
 func podSpec() corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "x"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
 	}
 }
 
@@ -98,7 +98,7 @@ func cronJob(ns, name string, opts ...objOpt) *batchv1.CronJob {
 	c := &batchv1.CronJob{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: batchv1.CronJobSpec{
-			Schedule: "0 3 * * *",
+			Schedule:    "0 3 * * *",
 			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: podSpec()}},
 		},
 	}
