@@ -3,7 +3,9 @@ package annotations
 // Equal reports whether c and o connect to the same cloud identities, by the
 // types' Same rules.
 func (c Connections) Equal(o Connections) bool {
-	return c.AWS.Same(o.AWS) && c.Azure.Same(o.Azure) && c.GCP.Same(o.GCP)
+	return c.AWS.Same(o.AWS) && c.Azure.Same(o.Azure) && c.GCP.Same(o.GCP) &&
+		c.AWSTargetRole.Same(o.AWSTargetRole) && c.AWSDisableSessionTags == o.AWSDisableSessionTags &&
+		c.Retain == o.Retain && c.NoRestart == o.NoRestart
 }
 
 // Annotations returns the connection annotations that Parse turns back into
@@ -28,6 +30,18 @@ func (c Connections) Annotations() map[string]string {
 	}
 	if c.GCP != nil {
 		m[KeyGCPServiceAccount] = c.GCP.Email
+	}
+	if c.AWSTargetRole != nil {
+		m[KeyAWSTargetRole] = c.AWSTargetRole.String()
+	}
+	if c.AWSDisableSessionTags {
+		m[KeyAWSSessionTags] = "false"
+	}
+	if c.Retain {
+		m[KeyDeletionPolicy] = "retain"
+	}
+	if c.NoRestart {
+		m[KeyRestartOnReady] = "false"
 	}
 	return m
 }

@@ -42,6 +42,23 @@ const (
 	KeyGCPServiceAccount = Prefix + "gcp-service-account"
 )
 
+// Setting keys, written by users next to the connection keys and copied
+// with them from a workload to its ServiceAccount.
+const (
+	// KeyAWSTargetRole chains the association's role to a role in another
+	// account (EKS targetRoleArn). Value: a role ARN. Needs KeyAWSRole.
+	KeyAWSTargetRole = Prefix + "aws-target-role"
+	// KeyAWSSessionTags, "false", turns off the session tags EKS adds to the
+	// role session (disableSessionTags). Default "true". Needs KeyAWSRole.
+	KeyAWSSessionTags = Prefix + "aws-session-tags"
+	// KeyDeletionPolicy says what happens to the cloud objects when the
+	// connection goes away: "delete" (default) or "retain".
+	KeyDeletionPolicy = Prefix + "deletion-policy"
+	// KeyRestartOnReady, "false" on a workload, stops the controller from
+	// restarting its pods when a connection first becomes ready. Default "true".
+	KeyRestartOnReady = Prefix + "restart-on-ready"
+)
+
 // Bookkeeping keys, written by Keyless. Users should not set them.
 const (
 	// KeyInjected lists, comma-separated and sorted, what the webhook added to
@@ -54,6 +71,23 @@ const (
 	// it; keys not listed were set on the ServiceAccount by its owner.
 	KeyPropagated = Prefix + "propagated"
 )
+
+// Status keys, one per cloud, on connected ServiceAccounts: a JSON object
+// with the connection's state, identity, cloud object ID, message and last
+// sync time, written by the controller (see pkg/controller).
+const (
+	KeyStatusAWS   = Prefix + "status-aws"
+	KeyStatusAzure = Prefix + "status-azure"
+	KeyStatusGCP   = Prefix + "status-gcp"
+)
+
+// KeyRestartedAt on a pod template records when the controller restarted
+// the workload so that its pods pick up a connection that became ready.
+const KeyRestartedAt = Prefix + "restarted-at"
+
+// Finalizer holds a connected ServiceAccount's deletion until the cloud
+// objects Keyless made for it are removed.
+const Finalizer = "keyless.dev/cloud-cleanup"
 
 // Values of the Injected list.
 const (

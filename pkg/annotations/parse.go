@@ -14,6 +14,15 @@ func UserKeys() []string {
 	return []string{KeyAWSRole, KeyAzureIdentity, KeyAzureResourceGroup, KeyAzureClientID, KeyGCPServiceAccount}
 }
 
+// SettingKeys returns the setting keys: AWS target role, AWS session tags,
+// deletion policy, restart on ready.
+func SettingKeys() []string {
+	return []string{KeyAWSTargetRole, KeyAWSSessionTags, KeyDeletionPolicy, KeyRestartOnReady}
+}
+
+// bookkeepingKeys are written by Keyless; their content is its own business.
+var bookkeepingKeys = []string{KeyInjected, KeyPropagated, KeyStatusAWS, KeyStatusAzure, KeyStatusGCP}
+
 // HasPrefixed reports whether any key is under Prefix. Webhooks call it on
 // every object to skip the rest cheaply, so it does not allocate.
 func HasPrefixed(annots map[string]string) bool {
@@ -48,7 +57,22 @@ func Parse(annots map[string]string, opts Options) (Connections, field.ErrorList
 			c.GCP, err = parseGCPServiceAccount(keyPath(k), annots[k])
 		case KeyAzureIdentity, KeyAzureResourceGroup, KeyAzureClientID:
 			// Checked together below: they depend on each other.
-		case KeyInjected, KeyPropagated:
+		case KeyAWSTargetRole:
+			c.AWSTargetRole, err = parseTargetRole(keyPath(k), annots[k], annots)
+		case KeyAWSSessionTags:
+			var on bool
+			on, err = parseBool(keyPath(k), annots[k], "true", "false")
+			c.AWSDisableSessionTags = !on
+			if err == nil && !has(annots, KeyAWSRole) {
+				err = field.Forbidden(keyPath(k), "needs "+KeyAWSRole+"; add "+KeyAWSRole+" or remove this annotation")
+			}
+		case KeyDeletionPolicy:
+			c.Retain, err = parseBool(keyPath(k), annots[k], "retain", "delete")
+		case KeyRestartOnReady:
+			var on bool
+			on, err = parseBool(keyPath(k), annots[k], "true", "false")
+			c.NoRestart = !on
+		case KeyInjected, KeyPropagated, KeyStatusAWS, KeyStatusAzure, KeyStatusGCP:
 			// Written by Keyless; their content is its own business.
 		default:
 			err = unknownKey(k)
@@ -79,4 +103,33 @@ func checkValue(p *field.Path, v, fix string) *field.Error {
 		return field.Invalid(p, v, "has leading or trailing spaces; remove the spaces")
 	}
 	return nil
+}
+
+func has(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// parseBool accepts exactly yes or no (the two spellings of a setting) and
+// reports whether it was yes.
+func parseBool(p *field.Path, v, yes, no string) (bool, *field.Error) {
+	switch v {
+	case yes:
+		return true, nil
+	case no:
+		return false, nil
+	}
+	return false, field.NotSupported(p, v, []string{yes, no})
+}
+
+// parseTargetRole needs a full ARN: the target role lives in another account.
+func parseTargetRole(p *field.Path, v string, annots map[string]string) (*AWSRole, *field.Error) {
+	if !has(annots, KeyAWSRole) {
+		return nil, field.Forbidden(p, "needs "+KeyAWSRole+"; add "+KeyAWSRole+" or remove this annotation")
+	}
+	r, err := parseAWSRole(p, v)
+	if err == nil && r.Account == "" {
+		return nil, field.Invalid(p, v, "must be a role ARN such as \"arn:aws:iam::210987654321:role/orders-api\" (the target role is in another account)")
+	}
+	return r, err
 }

@@ -24,7 +24,7 @@ func unknownKey(key string) *field.Error {
 func suggestKey(key string) string {
 	typed := strings.ToLower(strings.TrimPrefix(key, Prefix))
 	best, bestDist := "", 0
-	for _, k := range append(UserKeys(), KeyInjected, KeyPropagated) {
+	for _, k := range append(append(UserKeys(), SettingKeys()...), bookkeepingKeys...) {
 		known := strings.TrimPrefix(k, Prefix)
 		prefixed := typed != "" && (strings.HasPrefix(known, typed) || strings.HasPrefix(typed, known))
 		d := editDistance(typed, known)

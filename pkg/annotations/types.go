@@ -6,6 +6,19 @@ type Connections struct {
 	AWS   *AWSRole
 	Azure *AzureIdentity
 	GCP   *GCPServiceAccount
+	Settings
+}
+
+// Settings are the optional keys that shape the connections.
+type Settings struct {
+	// AWSTargetRole is the cross-account role the association chains to.
+	AWSTargetRole *AWSRole
+	// AWSDisableSessionTags turns off EKS's session tags.
+	AWSDisableSessionTags bool
+	// Retain keeps the cloud objects when the connection goes away.
+	Retain bool
+	// NoRestart stops restarts of the workload when a connection becomes ready.
+	NoRestart bool
 }
 
 // Empty reports whether the object asks for no connection at all.

@@ -41,6 +41,32 @@ type Config struct {
 
 	AzureTenantID      string
 	AzureResourceGroup string
+
+	// ClusterName names this cluster in the clouds: the EKS cluster, the
+	// tag on AWS associations, and part of Azure credential names.
+	ClusterName string
+	// ResyncPeriod is the mean period of drift repair (jittered ±10%).
+	ResyncPeriod time.Duration
+	// RestartWorkloads restarts workloads whose pods predate a connection
+	// that just became ready (AWS and Azure inject credentials at pod creation).
+	RestartWorkloads bool
+	// CloudCredentials is "default" (each cloud's default chain) or
+	// "anonymous" (no credentials, for simulators and tests).
+	CloudCredentials string
+
+	AWSRegion   string
+	AWSEndpoint string
+	AWSQPS      float64
+
+	AzureSubscriptionID string
+	AzureOIDCIssuerURL  string
+	AzureEndpoint       string
+	AzureAuthorityHost  string
+	AzureQPS            float64
+
+	GCPWorkloadPool string
+	GCPEndpoint     string
+	GCPQPS          float64
 }
 
 // Default values.
@@ -70,5 +96,11 @@ func Default() Config {
 		LogFormat:             "json",
 		DefaultServiceAccount: "create",
 		GKENodeSelector:       true,
+		ResyncPeriod:          10 * time.Minute,
+		RestartWorkloads:      true,
+		CloudCredentials:      "default",
+		AWSQPS:                5,
+		AzureQPS:              5,
+		GCPQPS:                5,
 	}
 }

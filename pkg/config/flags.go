@@ -39,6 +39,28 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.StringVar(&c.AzureTenantID, "azure-tenant-id", c.AzureTenantID, "Azure tenant ID written as azure.workload.identity/tenant-id on ServiceAccounts connected to Azure.")
 	fs.StringVar(&c.AzureResourceGroup, "azure-resource-group", c.AzureResourceGroup,
 		"Default resource group of Azure identities given by name without keyless.dev/azure-resource-group.")
+
+	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName,
+		"Name of this cluster: the EKS cluster name for AWS, and part of Azure credential names. Required for AWS and Azure.")
+	fs.DurationVar(&c.ResyncPeriod, "resync-period", c.ResyncPeriod, "Mean period of drift repair for each connection (jittered by 10%).")
+	fs.BoolVar(&c.RestartWorkloads, "restart-workloads", c.RestartWorkloads,
+		"Restart workloads when their AWS or Azure connection first becomes ready, so that their pods get credentials.")
+	fs.StringVar(&c.CloudCredentials, "cloud-credentials", c.CloudCredentials,
+		"default (each cloud's default credential chain) or anonymous (no credentials; for simulators and tests only).")
+	fs.StringVar(&c.AWSRegion, "aws-region", c.AWSRegion, "Region of the EKS cluster; setting it turns AWS on (with --cluster-name).")
+	fs.StringVar(&c.AWSEndpoint, "aws-endpoint", c.AWSEndpoint, "EKS API endpoint URL instead of the SDK's (AWS_ENDPOINT_URL_EKS works too).")
+	fs.Float64Var(&c.AWSQPS, "aws-qps", c.AWSQPS, "Most EKS API requests per second Keyless makes.")
+	fs.StringVar(&c.AzureSubscriptionID, "azure-subscription-id", c.AzureSubscriptionID,
+		"Subscription of the managed identities given by name; setting it turns Azure on (with --azure-oidc-issuer-url and --cluster-name).")
+	fs.StringVar(&c.AzureOIDCIssuerURL, "azure-oidc-issuer-url", c.AzureOIDCIssuerURL,
+		"The AKS cluster's OIDC issuer URL, exactly as `az aks show --query oidcIssuerProfile.issuerUrl` prints it (trailing slash included).")
+	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", c.AzureEndpoint, "Azure Resource Manager endpoint URL instead of the public cloud's.")
+	fs.StringVar(&c.AzureAuthorityHost, "azure-authority-host", c.AzureAuthorityHost, "Microsoft Entra authority host instead of the public cloud's.")
+	fs.Float64Var(&c.AzureQPS, "azure-qps", c.AzureQPS, "Most Azure Resource Manager requests per second Keyless makes.")
+	fs.StringVar(&c.GCPWorkloadPool, "gcp-workload-pool", c.GCPWorkloadPool,
+		"The cluster's Workload Identity pool, PROJECT.svc.id.goog; setting it turns GCP on.")
+	fs.StringVar(&c.GCPEndpoint, "gcp-endpoint", c.GCPEndpoint, "IAM API endpoint URL instead of Google's.")
+	fs.Float64Var(&c.GCPQPS, "gcp-qps", c.GCPQPS, "Most IAM API requests per second Keyless makes.")
 }
 
 // Load returns the configuration from defaults, then the file named by

@@ -3,9 +3,11 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -59,7 +61,78 @@ func Validate(c *Config) field.ErrorList {
 			errs = append(errs, field.Invalid(flag("azure-resource-group"), c.AzureResourceGroup, p))
 		}
 	}
+	return append(errs, validateClouds(c)...)
+}
+
+func validateClouds(c *Config) field.ErrorList {
+	var errs field.ErrorList
+	if c.ResyncPeriod < time.Minute {
+		errs = append(errs, field.Invalid(flag("resync-period"), c.ResyncPeriod.String(), "must be at least 1m, e.g. 10m"))
+	}
+	if c.CloudCredentials != "default" && c.CloudCredentials != "anonymous" {
+		errs = append(errs, field.NotSupported(flag("cloud-credentials"), c.CloudCredentials, []string{"default", "anonymous"}))
+	}
+	for _, q := range []struct {
+		name string
+		v    float64
+	}{{"aws-qps", c.AWSQPS}, {"azure-qps", c.AzureQPS}, {"gcp-qps", c.GCPQPS}} {
+		if q.v <= 0 {
+			errs = append(errs, field.Invalid(flag(q.name), q.v, "must be more than 0, e.g. 5"))
+		}
+	}
+	for _, e := range []struct{ name, v string }{
+		{"aws-endpoint", c.AWSEndpoint}, {"azure-endpoint", c.AzureEndpoint},
+		{"azure-authority-host", c.AzureAuthorityHost}, {"gcp-endpoint", c.GCPEndpoint},
+	} {
+		if e.v == "" {
+			continue
+		}
+		if u, err := url.Parse(e.v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, field.Invalid(flag(e.name), e.v, "must be a URL such as https://host:port"))
+		}
+	}
+	if c.ClusterName != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(strings.ToLower(c.ClusterName)) {
+			errs = append(errs, field.Invalid(flag("cluster-name"), c.ClusterName, msg))
+		}
+	}
+	if c.AWSRegion != "" && c.ClusterName == "" {
+		errs = append(errs, field.Required(flag("cluster-name"), "AWS is on (--aws-region): give the EKS cluster's name"))
+	}
+	if c.AzureSubscriptionID != "" || c.AzureOIDCIssuerURL != "" {
+		if !annotations.IsGUID(c.AzureSubscriptionID) {
+			errs = append(errs, field.Invalid(flag("azure-subscription-id"), c.AzureSubscriptionID,
+				"Azure is on: give the subscription ID, a GUID (az account show --query id)"))
+		}
+		errs = append(errs, validateIssuer(c.AzureOIDCIssuerURL)...)
+		if c.ClusterName == "" {
+			errs = append(errs, field.Required(flag("cluster-name"), "Azure is on: name the cluster; it keeps credential names unique"))
+		}
+	}
+	if c.GCPWorkloadPool != "" {
+		project, ok := strings.CutSuffix(c.GCPWorkloadPool, ".svc.id.goog")
+		if !ok || project == "" {
+			errs = append(errs, field.Invalid(flag("gcp-workload-pool"), c.GCPWorkloadPool,
+				"must be PROJECT.svc.id.goog, e.g. my-project.svc.id.goog"))
+		}
+	}
 	return errs
+}
+
+func validateIssuer(issuer string) field.ErrorList {
+	p := flag("azure-oidc-issuer-url")
+	if issuer == "" {
+		return field.ErrorList{field.Required(p, "Azure is on: give the AKS OIDC issuer URL (az aks show --query oidcIssuerProfile.issuerUrl)")}
+	}
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return field.ErrorList{field.Invalid(p, issuer, "must be an https URL, exactly as the cluster issues it")}
+	}
+	if !strings.HasSuffix(issuer, "/") {
+		return field.ErrorList{field.Invalid(p, issuer,
+			"AKS issuer URLs end with \"/\" and Azure compares them exactly; copy it from az aks show, slash included")}
+	}
+	return nil
 }
 
 // ValidateCertFiles checks that the serving certificate is where the webhook

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -48,8 +51,10 @@ func (r *ServiceAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("serviceaccount").
 		For(&corev1.ServiceAccount{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return annotations.HasPrefixed(o.GetAnnotations())
-		})))
+			return annotations.HasPrefixed(o.GetAnnotations()) || controllerutil.ContainsFinalizer(o, annotations.Finalizer)
+		}))).
+		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
+			time.Second, 5*time.Minute)})
 	for _, k := range workload.Kinds {
 		b = b.Watches(k.New(), workloadHandler{})
 	}
@@ -98,6 +103,13 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 		return reconcile.Result{}, fmt.Errorf("reading ServiceAccount %s: %w", req, err)
 	}
 
+	if sa != nil && !sa.DeletionTimestamp.IsZero() {
+		if r.Syncer == nil {
+			return reconcile.Result{}, nil
+		}
+		return r.Syncer.Sync(ctx, sa)
+	}
+
 	if req.Name == "default" && len(users) > 0 {
 		for _, u := range users {
 			r.workloadEvent(ctx, req.Namespace, u, corev1.EventTypeWarning, ReasonRefused,
@@ -120,7 +132,7 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 		r.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonConflict, "Propagate", "%s", p)
 	}
 	if len(changes) > 0 {
-		if err := r.patchAnnotations(ctx, sa, changes); err != nil {
+		if err := patchAnnotations(ctx, r.Client, sa, changes); err != nil {
 			return reconcile.Result{}, err
 		}
 		logger.V(1).Info("propagated connection annotations", "serviceAccount", req)
@@ -169,13 +181,17 @@ func (r *ServiceAccountReconciler) create(ctx context.Context, req reconcile.Req
 }
 
 // patchAnnotations sends a JSON merge patch of the annotations only, so no
-// other field, and no concurrent writer's change, is touched.
-func (r *ServiceAccountReconciler) patchAnnotations(ctx context.Context, sa *corev1.ServiceAccount, changes map[string]*string) error {
+// other field, and no concurrent writer's change, is touched. sa is updated
+// from the answer.
+func patchAnnotations(ctx context.Context, c client.Client, sa *corev1.ServiceAccount, changes map[string]*string) error {
+	if len(changes) == 0 {
+		return nil
+	}
 	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": changes}})
 	if err != nil {
 		return fmt.Errorf("encoding the annotation patch: %w", err)
 	}
-	if err := r.Client.Patch(ctx, sa, client.RawPatch(types.MergePatchType, body)); err != nil {
+	if err := c.Patch(ctx, sa, client.RawPatch(types.MergePatchType, body)); err != nil {
 		return fmt.Errorf("patching the annotations of ServiceAccount %s/%s: %w", sa.Namespace, sa.Name, err)
 	}
 	return nil

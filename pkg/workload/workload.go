@@ -170,3 +170,21 @@ func forEach(list client.ObjectList, fn func(client.Object)) error {
 	}
 	return nil
 }
+
+// New returns an empty object of the named kind, or nil for an unknown kind.
+func New(kind string) client.Object {
+	for _, k := range Kinds {
+		if k.Name == kind {
+			return k.New()
+		}
+	}
+	return nil
+}
+
+// PodTemplatePath is the field path of the kind's pod template.
+func PodTemplatePath(kind string) []string {
+	if kind == "CronJob" {
+		return []string{"spec", "jobTemplate", "spec", "template"}
+	}
+	return []string{"spec", "template"}
+}

@@ -1,0 +1,139 @@
+package controller
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/cloud"
+)
+
+// Connection states written in the status annotations.
+const (
+	StateReady = "Ready"
+	// StatePending: a transient failure; the controller retries with backoff.
+	StatePending = "Pending"
+	// StateError: the cloud refused for a reason that needs a person.
+	StateError = "Error"
+	// StateDisabled: the cloud is not configured in Keyless.
+	StateDisabled = "CloudDisabled"
+)
+
+// Status is one cloud's connection status, stored as JSON in the
+// keyless.dev/status-<cloud> annotation of the ServiceAccount.
+type Status struct {
+	State string `json:"state"`
+	// Reason is the outcome: the action taken or the kind of error.
+	Reason string `json:"reason,omitempty"`
+	// Identity is the identity the cloud object was made for, as the
+	// annotation named it; it lets the controller remove the object after
+	// the annotation is gone.
+	Identity string `json:"identity,omitempty"`
+	// ID is the cloud object's ID.
+	ID       string    `json:"id,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	LastSync time.Time `json:"lastSync"`
+}
+
+var statusKeys = map[cloud.Name]string{
+	cloud.AWS:   annotations.KeyStatusAWS,
+	cloud.Azure: annotations.KeyStatusAzure,
+	cloud.GCP:   annotations.KeyStatusGCP,
+}
+
+// clouds in a fixed order.
+var clouds = []cloud.Name{cloud.AWS, cloud.Azure, cloud.GCP}
+
+// readStatus returns the recorded status of a cloud, or nil.
+func readStatus(annots map[string]string, c cloud.Name) *Status {
+	raw, ok := annots[statusKeys[c]]
+	if !ok {
+		return nil
+	}
+	s := &Status{}
+	if err := json.Unmarshal([]byte(raw), s); err != nil {
+		// Written by Keyless; if mangled, keep what can be used: nothing.
+		return &Status{State: StatePending, Message: "unreadable status"}
+	}
+	return s
+}
+
+func encodeStatus(s *Status) *string {
+	raw, _ := json.Marshal(s)
+	str := string(raw)
+	return &str
+}
+
+// identityOf names the identity of one cloud's connection as stored in Status.
+func identityOf(c cloud.Name, conns annotations.Connections) string {
+	switch c {
+	case cloud.AWS:
+		if conns.AWS != nil {
+			return conns.AWS.String()
+		}
+	case cloud.Azure:
+		if a := conns.Azure; a != nil {
+			if a.SubscriptionID != "" {
+				return a.String()
+			}
+			return a.ResourceGroup + "/" + a.Name
+		}
+	case cloud.GCP:
+		if conns.GCP != nil {
+			return conns.GCP.Email
+		}
+	}
+	return ""
+}
+
+// connectionFromStatus rebuilds the connection a status was recorded for,
+// for removing its cloud object once the annotation is gone.
+func connectionFromStatus(c cloud.Name, subject cloud.Subject, s *Status, opts annotations.Options) (cloud.Connection, bool) {
+	conn := cloud.Connection{Subject: subject}
+	switch c {
+	case cloud.AWS:
+		parsed, errs := annotations.Parse(map[string]string{annotations.KeyAWSRole: s.Identity}, opts)
+		if len(errs) > 0 {
+			return conn, false
+		}
+		conn.AWS = &cloud.AWSConnection{Role: *parsed.AWS}
+	case cloud.Azure:
+		a := map[string]string{annotations.KeyAzureIdentity: s.Identity}
+		if rg, name, ok := strings.Cut(s.Identity, "/"); ok && rg != "" && !strings.Contains(name, "/") {
+			a = map[string]string{annotations.KeyAzureIdentity: name, annotations.KeyAzureResourceGroup: rg}
+		}
+		parsed, errs := annotations.Parse(a, opts)
+		if len(errs) > 0 {
+			return conn, false
+		}
+		conn.Azure = parsed.Azure
+	case cloud.GCP:
+		parsed, errs := annotations.Parse(map[string]string{annotations.KeyGCPServiceAccount: s.Identity}, opts)
+		if len(errs) > 0 {
+			return conn, false
+		}
+		conn.GCP = parsed.GCP
+	}
+	return conn, true
+}
+
+// connectionFor builds the wanted connection of one cloud, or false when the
+// ServiceAccount has none.
+func connectionFor(c cloud.Name, subject cloud.Subject, conns annotations.Connections) (cloud.Connection, bool) {
+	conn := cloud.Connection{Subject: subject}
+	switch {
+	case c == cloud.AWS && conns.AWS != nil:
+		conn.AWS = &cloud.AWSConnection{Role: *conns.AWS, DisableSessionTags: conns.AWSDisableSessionTags}
+		if conns.AWSTargetRole != nil {
+			conn.AWS.TargetRoleARN = conns.AWSTargetRole.String()
+		}
+	case c == cloud.Azure && conns.Azure != nil:
+		conn.Azure = conns.Azure
+	case c == cloud.GCP && conns.GCP != nil:
+		conn.GCP = conns.GCP
+	default:
+		return conn, false
+	}
+	return conn, true
+}
