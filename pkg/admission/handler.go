@@ -76,7 +76,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	resource := strings.ToLower(req.Kind.Kind)
+	resource, operation := metricLabels(req)
 	resp, outcome := h.review(r.Context(), req)
 	resp.UID = req.UID
 	out, err := encodeReview(resp)
@@ -87,7 +87,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
 
-	requestsTotal.WithLabelValues(resource, req.Operation, outcome).Inc()
+	requestsTotal.WithLabelValues(resource, operation, outcome).Inc()
 	duration.WithLabelValues(resource).Observe(time.Since(start).Seconds())
 	if outcome != outcomeAllowed && outcome != outcomeMutated {
 		h.Log.V(1).Info("admission refused", "resource", resource, "namespace", req.Namespace,

@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -11,6 +13,10 @@ import (
 //	    admission reviews answered; outcome is allowed (no change), mutated,
 //	    denied (a user mistake), error (Keyless could not decide) or invalid
 //	    (the body was not an AdmissionReview; resource is "unknown").
+//	    resource is the lower-case kind of a handled object ("deployment",
+//	    "serviceaccount", ...) and operation the admission operation; any
+//	    other value a request carries counts as "other", so that whoever can
+//	    reach the webhook cannot make series without bound.
 //	keyless_admission_duration_seconds{resource}
 //	    time from reading the request to writing the response.
 var (
@@ -36,3 +42,17 @@ const (
 	outcomeError   = "error"
 	outcomeInvalid = "invalid"
 )
+
+// metricLabels returns the resource and operation labels of a request,
+// bounded to the values Keyless handles.
+func metricLabels(req *request) (resource, operation string) {
+	resource, operation = "other", "other"
+	if (req.Kind.Group == "" && req.Kind.Kind == "ServiceAccount") || isWorkload(req.Kind.Group, req.Kind.Kind) {
+		resource = strings.ToLower(req.Kind.Kind)
+	}
+	switch req.Operation {
+	case "CREATE", "UPDATE", "DELETE", "CONNECT":
+		operation = req.Operation
+	}
+	return resource, operation
+}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -84,17 +85,39 @@ func annotationChanges(current, want map[string]string, hold map[string]bool) (m
 	for _, k := range annotations.ParseList(current[annotations.KeyPropagated]) {
 		before[annotations.Prefix+k] = true
 	}
+	// A cloud's keys go together: when the owner wrote one of them with
+	// another value, none of the workloads' keys of that cloud is copied
+	// next to it (a resource group or client ID would change what the
+	// owner's identity means), as if the cloud were held.
+	held := maps.Clone(hold)
+	if held == nil {
+		held = map[string]bool{}
+	}
+	for _, keys := range cloudKeys {
+		clash := false
+		for _, k := range keys {
+			v, wantIt := want[k]
+			cur, hasIt := current[k]
+			if wantIt && hasIt && !before[k] && cur != v {
+				conflicts = append(conflicts, fmt.Sprintf("the ServiceAccount's own %s=%q differs from the workloads' %q", k, cur, v))
+				clash = true
+			}
+		}
+		if clash {
+			for _, k := range keys {
+				held[k] = true
+			}
+		}
+	}
 	var after []string
 	for _, k := range annotations.UserKeys() {
 		v, wantIt := want[k]
 		cur, hasIt := current[k]
 		switch {
-		case hold[k]:
+		case held[k]:
 			if before[k] {
 				after = append(after, strings.TrimPrefix(k, annotations.Prefix))
 			}
-		case wantIt && hasIt && !before[k] && cur != v:
-			conflicts = append(conflicts, fmt.Sprintf("the ServiceAccount's own %s=%q differs from the workloads' %q", k, cur, v))
 		case wantIt && hasIt && !before[k]:
 			// The owner wrote the same value: it stays theirs.
 		case wantIt:

@@ -86,9 +86,9 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 	tmplPatch = labels.Apply(tmplPatch)
 	tmplPatch = selector.Apply(tmplPatch)
 	if opts.TemplateImmutable && len(tmplPatch) > 0 {
-		if conns.Empty() {
-			// The connections went away but the template cannot follow: keep
-			// what was injected, and its record, as they are.
+		if onlyRemovals(tmplPatch) {
+			// Connections went away (all or some) but the template cannot
+			// follow: keep what was injected, and its record, as they are.
 			return nil, tmpl.ServiceAccountName(), nil
 		}
 		return nil, sa, field.ErrorList{field.Forbidden(tmplPath,
@@ -99,6 +99,16 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 	meta := newMapEdit("/metadata/annotations", w.Metadata.Annotations)
 	m.record(meta)
 	return meta.Apply(tmplPatch), sa, nil
+}
+
+// onlyRemovals reports whether p only takes away what Keyless injected.
+func onlyRemovals(p Patch) bool {
+	for _, op := range p {
+		if op.Op != "remove" {
+			return false
+		}
+	}
+	return true
 }
 
 // ensure makes edit hold key=value while wanted, recording that Keyless put
