@@ -1,0 +1,97 @@
+package aws
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+
+	"github.com/keyless-dev/keyless/pkg/cloud"
+)
+
+// wanted is an association's desired settings.
+type wanted struct {
+	role, target string
+	noTags       bool // disableSessionTags
+}
+
+func (w wanted) matches(a types.PodIdentityAssociation) bool {
+	return aws.ToString(a.RoleArn) == w.role && aws.ToString(a.TargetRoleArn) == w.target &&
+		aws.ToBool(a.DisableSessionTags) == w.noTags
+}
+
+// Ensure creates, adopts or updates the association of c's ServiceAccount.
+func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
+	s := c.Subject
+	if c.AWS == nil {
+		return cloud.Result{}, fmt.Errorf("connection of %s/%s has no AWS role for the AWS provider: %w", s.Namespace, s.Name, cloud.ErrInvalid)
+	}
+	role, err := p.roleARN(ctx, c.AWS.Role)
+	if err != nil {
+		return cloud.Result{}, err
+	}
+	w := wanted{role: role, target: c.AWS.TargetRoleARN, noTags: c.AWS.DisableSessionTags}
+	found, err := p.lookup(ctx, s)
+	if err != nil {
+		return cloud.Result{}, err
+	}
+	if len(found) == 0 {
+		return p.create(ctx, s, w)
+	}
+	return p.reconcile(ctx, s, found[0], w)
+}
+
+// create makes the association. If one appeared since the List (another
+// actor, or our own create whose answer was lost), EKS says 409 and it is
+// adopted through one more List: never a second create in this call.
+func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted) (cloud.Result, error) {
+	in := &eks.CreatePodIdentityAssociationInput{
+		ClusterName:        aws.String(p.cluster),
+		Namespace:          aws.String(s.Namespace),
+		ServiceAccount:     aws.String(s.Name),
+		RoleArn:            aws.String(w.role),
+		TargetRoleArn:      nonEmpty(w.target),
+		Tags:               p.tags(),
+		ClientRequestToken: aws.String(p.requestToken(s, w)),
+	}
+	if w.noTags {
+		in.DisableSessionTags = aws.Bool(true)
+	}
+	out, err := p.api.CreatePodIdentityAssociation(ctx, in)
+	var inUse *types.ResourceInUseException
+	switch {
+	case errors.As(err, &inUse):
+		found, lerr := p.lookup(ctx, s)
+		if lerr != nil {
+			return cloud.Result{}, lerr
+		}
+		if len(found) == 0 { // deleted meanwhile, or a delete still settling
+			return cloud.Result{}, fmt.Errorf("EKS says %s/%s already has an association (%s) but does not list it yet; retrying later: %w",
+				s.Namespace, s.Name, inUse.ErrorMessage(), err)
+		}
+		return p.reconcile(ctx, s, found[0], w)
+	case err != nil:
+		return cloud.Result{}, p.classify("CreatePodIdentityAssociation", &s, w.role, err)
+	}
+	res := cloud.Result{Action: cloud.Created}
+	if out.Association != nil {
+		res.ID = aws.ToString(out.Association.AssociationId)
+	}
+	return res, nil
+}
+
+// requestToken is the same for the same wanted association, so a create
+// retried after a lost response returns the first one instead of a 409.
+func (p *Provider) requestToken(s cloud.Subject, w wanted) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{
+		"keyless-v1", p.cluster, s.Namespace, s.Name, w.role, w.target, strconv.FormatBool(w.noTags),
+	}, "\x00")))
+	return "keyless-" + hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,85 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+)
+
+// Options configure the provider.
+type Options struct {
+	// ClusterName is the EKS cluster the associations belong to. Required.
+	ClusterName string
+	// Region is the cluster's region. Empty: from the default chain
+	// (AWS_REGION, the shared config file).
+	Region string
+	// Endpoint overrides the EKS endpoint, such as a local simulator's URL.
+	// Empty: the default, which also honours AWS_ENDPOINT_URL_EKS and
+	// AWS_ENDPOINT_URL.
+	Endpoint string
+	// Credentials sign the requests. Nil: the default credential chain
+	// (environment, shared files, EKS Pod Identity, IRSA, instance role).
+	Credentials aws.CredentialsProvider
+	// RetryMaxAttempts caps the SDK's attempts per call, first included.
+	// 0: the SDK default (3).
+	RetryMaxAttempts int
+	// HTTPClient sends the requests. Nil: the SDK default.
+	HTTPClient aws.HTTPClient
+}
+
+// validate returns every problem with o at once.
+func (o Options) validate() error {
+	var errs []error
+	if o.ClusterName == "" {
+		errs = append(errs, errors.New("the EKS cluster name is empty; set --aws-cluster-name"))
+	}
+	if o.Endpoint != "" {
+		u, err := url.Parse(o.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("the EKS endpoint %q is not an absolute http or https URL such as https://eks.us-east-1.amazonaws.com", o.Endpoint))
+		}
+	}
+	if o.RetryMaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("the EKS retry attempts %d are negative; use 0 for the SDK default or 1 for no retries", o.RetryMaxAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+// New returns a provider with a real EKS client, configured from o and the
+// AWS SDK's default configuration chain.
+func New(ctx context.Context, o Options) (*Provider, error) {
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("configuring the AWS provider: %w", err)
+	}
+	var load []func(*config.LoadOptions) error
+	if o.Region != "" {
+		load = append(load, config.WithRegion(o.Region))
+	}
+	if o.Credentials != nil {
+		load = append(load, config.WithCredentialsProvider(o.Credentials))
+	}
+	if o.RetryMaxAttempts > 0 {
+		load = append(load, config.WithRetryMaxAttempts(o.RetryMaxAttempts))
+	}
+	if o.HTTPClient != nil {
+		load = append(load, config.WithHTTPClient(o.HTTPClient))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration (environment and shared config files): %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("configuring the AWS provider: no AWS region; set --aws-region or AWS_REGION")
+	}
+	client := eks.NewFromConfig(cfg, func(eo *eks.Options) {
+		if o.Endpoint != "" {
+			eo.BaseEndpoint = aws.String(o.Endpoint)
+		}
+	})
+	return newProvider(client, o.ClusterName, cfg.Region), nil
+}

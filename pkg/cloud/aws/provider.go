@@ -1,0 +1,88 @@
+// Package aws connects Kubernetes ServiceAccounts to IAM roles with EKS Pod
+// Identity associations, one per (cluster, namespace, ServiceAccount).
+//
+// Keyless marks the associations it creates with the tags TagManagedBy and
+// TagCluster and never changes or deletes an association without them; an
+// identical one is adopted as it is. Associations are always found again by
+// listing, and creates carry a deterministic clientRequestToken, so neither
+// a lost response nor a crash can duplicate one or cause a create loop.
+//
+// The caller's credentials need eks:ListPodIdentityAssociations,
+// eks:DescribePodIdentityAssociation, eks:CreatePodIdentityAssociation,
+// eks:UpdatePodIdentityAssociation, eks:DeletePodIdentityAssociation,
+// eks:TagResource, eks:DescribeCluster (for roles given by name) and
+// iam:PassRole on the roles.
+package aws
+
+import (
+	"context"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/keyless-dev/keyless/pkg/cloud"
+)
+
+// The tags Keyless puts on the associations it creates.
+const (
+	TagManagedBy   = "keyless.dev/managed-by"
+	ManagedByValue = "keyless"
+	// TagCluster holds the EKS cluster name, so one cluster's Keyless never
+	// claims what another's made.
+	TagCluster = "keyless.dev/cluster"
+)
+
+// pageSize is the largest page ListPodIdentityAssociations allows.
+const pageSize = 100
+
+// eksAPI is exactly the part of the EKS client the provider uses; tests
+// wrap a real client to interpose on single calls.
+type eksAPI interface {
+	DescribeCluster(context.Context, *eks.DescribeClusterInput, ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
+	ListPodIdentityAssociations(context.Context, *eks.ListPodIdentityAssociationsInput, ...func(*eks.Options)) (*eks.ListPodIdentityAssociationsOutput, error)
+	DescribePodIdentityAssociation(context.Context, *eks.DescribePodIdentityAssociationInput, ...func(*eks.Options)) (*eks.DescribePodIdentityAssociationOutput, error)
+	CreatePodIdentityAssociation(context.Context, *eks.CreatePodIdentityAssociationInput, ...func(*eks.Options)) (*eks.CreatePodIdentityAssociationOutput, error)
+	UpdatePodIdentityAssociation(context.Context, *eks.UpdatePodIdentityAssociationInput, ...func(*eks.Options)) (*eks.UpdatePodIdentityAssociationOutput, error)
+	DeletePodIdentityAssociation(context.Context, *eks.DeletePodIdentityAssociationInput, ...func(*eks.Options)) (*eks.DeletePodIdentityAssociationOutput, error)
+}
+
+// Provider makes EKS Pod Identity associations match connections.
+type Provider struct {
+	api      eksAPI
+	cluster  string
+	region   string
+	pageSize int32
+
+	mu   sync.Mutex
+	home *account // the cluster's account, once read
+}
+
+// account is where the cluster lives; bare role names resolve into it.
+type account struct {
+	partition, id string
+}
+
+var _ cloud.Provider = (*Provider)(nil)
+
+func newProvider(api eksAPI, cluster, region string) *Provider {
+	return &Provider{api: api, cluster: cluster, region: region, pageSize: pageSize}
+}
+
+// tags are the tags of an association Keyless creates.
+func (p *Provider) tags() map[string]string {
+	return map[string]string{TagManagedBy: ManagedByValue, TagCluster: p.cluster}
+}
+
+// ours reports whether this cluster's Keyless created an association.
+func (p *Provider) ours(tags map[string]string) bool {
+	return tags[TagManagedBy] == ManagedByValue && tags[TagCluster] == p.cluster
+}
+
+// nonEmpty maps "" to nil, which the SDK leaves out of the request.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}

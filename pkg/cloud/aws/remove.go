@@ -1,0 +1,36 @@
+package aws
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/keyless-dev/keyless/pkg/cloud"
+)
+
+// Remove deletes the association Keyless made for c's ServiceAccount.
+// Associations without Keyless's tags for this cluster are left alone,
+// adopted ones included: Keyless did not make them.
+func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
+	s := c.Subject
+	found, err := p.lookup(ctx, s)
+	if err != nil {
+		return cloud.Result{}, err
+	}
+	res := cloud.Result{Action: cloud.Absent}
+	for _, a := range found {
+		if !p.ours(a.Tags) {
+			continue
+		}
+		id := aws.ToString(a.AssociationId)
+		_, err := p.api.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{
+			ClusterName: aws.String(p.cluster), AssociationId: aws.String(id),
+		})
+		if err != nil && !notFound(err) { // 404: already gone, as wanted
+			return cloud.Result{}, p.classify("DeletePodIdentityAssociation", &s, "", err)
+		}
+		res = cloud.Result{Action: cloud.Deleted, ID: id}
+	}
+	return res, nil
+}

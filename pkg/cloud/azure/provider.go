@@ -1,0 +1,132 @@
+// Package azure connects Kubernetes ServiceAccounts to Azure user-assigned
+// managed identities with federated identity credentials.
+//
+// Each connection gets one credential with a deterministic name (see
+// CredentialName), so a crash between a write and its recording can neither
+// lose nor duplicate one. A credential someone else made for the same issuer
+// and subject is adopted and left as it is. Azure rejects concurrent writes
+// to the credentials of one identity, so writes per identity are serialised
+// here; writes to different identities run in parallel.
+package azure
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/keyless-dev/keyless/pkg/cloud"
+)
+
+// Audience is the token audience Azure workload identity uses.
+const Audience = "api://AzureADTokenExchange"
+
+// Provider is the Azure cloud.Provider.
+type Provider struct {
+	subscription string
+	issuer       string
+	cluster      string
+	clients      clientsFor
+	locks        keyedLock
+
+	mu        sync.Mutex
+	clientIDs map[string]string // by identity key: one lookup per identity
+}
+
+var _ cloud.Provider = (*Provider)(nil)
+
+// New validates o and returns a provider using the real Azure SDK.
+func New(o Options) (*Provider, error) {
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("invalid Azure provider options: %w", err)
+	}
+	opts := o.clientOptions()
+	cred := o.Credential
+	if cred == nil {
+		c, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
+			ClientOptions: opts.ClientOptions, TenantID: o.TenantID,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("creating Azure credential (workload identity, environment or managed identity): %w", err)
+		}
+		cred = c
+	}
+	return newProvider(o, sdkClients(cred, opts)), nil
+}
+
+// newProvider is the test seam: clients may be fakes of the SDK methods used.
+func newProvider(o Options, clients clientsFor) *Provider {
+	return &Provider{
+		subscription: o.SubscriptionID,
+		issuer:       o.IssuerURL,
+		cluster:      o.ClusterName,
+		clients:      clients,
+		clientIDs:    map[string]string{},
+	}
+}
+
+// target is what one call works on.
+type target struct {
+	sub, rg, identity string
+	key               string // case-insensitive, as ARM compares
+	name, subject     string
+	api               armClients
+}
+
+func (t target) String() string { return t.rg + "/" + t.identity }
+
+func (t target) credentialID() string {
+	return fmt.Sprintf("/subscriptions/%s/resourcegroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/%s/federatedIdentityCredentials/%s",
+		t.sub, t.rg, t.identity, t.name)
+}
+
+func (p *Provider) target(c cloud.Connection) (target, error) {
+	a := c.Azure
+	if a == nil || a.ResourceGroup == "" || a.Name == "" || c.Subject.Namespace == "" || c.Subject.Name == "" {
+		return target{}, fmt.Errorf("connection of %s/%s names no complete Azure identity (resource group and name): %w",
+			c.Subject.Namespace, c.Subject.Name, cloud.ErrInvalid)
+	}
+	t := target{sub: a.SubscriptionID, rg: a.ResourceGroup, identity: a.Name,
+		name:    CredentialName(p.cluster, c.Subject.Namespace, c.Subject.Name),
+		subject: "system:serviceaccount:" + c.Subject.Namespace + ":" + c.Subject.Name}
+	if t.sub == "" {
+		t.sub = p.subscription
+	}
+	t.key = strings.ToLower(t.sub + "/" + t.rg + "/" + t.identity)
+	api, err := p.clients(t.sub)
+	if err != nil {
+		return target{}, err
+	}
+	t.api = api
+	return t, nil
+}
+
+// clientID returns the identity's client ID, asking Azure once per identity.
+func (p *Provider) clientID(ctx context.Context, t target) (string, error) {
+	p.mu.Lock()
+	id, ok := p.clientIDs[t.key]
+	p.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	resp, err := t.api.identities.Get(ctx, t.rg, t.identity, nil)
+	if err != nil {
+		return "", p.classify(err, t, "reading managed identity "+t.String())
+	}
+	if resp.Properties == nil || resp.Properties.ClientID == nil || *resp.Properties.ClientID == "" {
+		return "", fmt.Errorf("managed identity %s has no client ID in Azure's answer; retrying later", t)
+	}
+	p.mu.Lock()
+	p.clientIDs[t.key] = *resp.Properties.ClientID
+	p.mu.Unlock()
+	return *resp.Properties.ClientID, nil
+}
+
+// forget drops a cached client ID once Azure says the identity is gone.
+func (p *Provider) forget(t target) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.clientIDs, t.key)
+}

@@ -1,0 +1,133 @@
+// Package gcp connects Kubernetes ServiceAccounts to Google service
+// accounts: it grants the ServiceAccount's Workload Identity member,
+// serviceAccount:POOL[NAMESPACE/NAME], roles/iam.workloadIdentityUser on the
+// Google service account's own IAM policy.
+//
+// IAM has no call to add one member, so every change is a read-modify-write
+// of the whole policy guarded by its etag. Changes to one Google service
+// account are serialised in-process (a lock per account, never a global one),
+// and a 409 ABORTED from another writer redoes the whole read-modify-write
+// after a jittered, doubling backoff. Every other binding, condition and
+// member is sent back exactly as read, at version 3.
+package gcp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	iam "google.golang.org/api/iam/v1"
+	"google.golang.org/api/option"
+)
+
+// Role is the role granted to each ServiceAccount's member.
+const Role = "roles/iam.workloadIdentityUser"
+
+// Defaults for Options.
+const (
+	DefaultMaxAttempts = 8
+	DefaultBackoff     = 250 * time.Millisecond
+	DefaultMaxBackoff  = 8 * time.Second
+)
+
+// Options configure the provider.
+type Options struct {
+	// WorkloadPool is the cluster's workload pool, PROJECT.svc.id.goog.
+	WorkloadPool string
+	// Project is the cluster's project, used for the pool when WorkloadPool is empty.
+	Project string
+	// Endpoint overrides the IAM endpoint (a simulator's URL); a missing
+	// trailing "/" is added, as the client resolves "v1/..." against it.
+	Endpoint string
+	// WithoutAuthentication sends no credentials; otherwise Application
+	// Default Credentials are used.
+	WithoutAuthentication bool
+	// HTTPClient, when set, is used as it is: it must add credentials itself.
+	HTTPClient *http.Client
+	// MaxAttempts bounds the read-modify-writes tried when IAM answers 409
+	// ABORTED; 0 means DefaultMaxAttempts.
+	MaxAttempts int
+	// Backoff is the wait after the first 409, doubled after each further
+	// one up to MaxBackoff, and jittered; 0 means the default.
+	Backoff, MaxBackoff time.Duration
+}
+
+// Provider grants and revokes Workload Identity members. Safe for concurrent use.
+type Provider struct {
+	api         policyAPI
+	pool        string
+	project     string // the pool's project
+	maxAttempts int
+	backoff     time.Duration
+	maxBackoff  time.Duration
+	locks       keyedLocks
+}
+
+// policyAPI is the part of the IAM API the provider uses: the test seam.
+type policyAPI interface {
+	// GetIamPolicy reads a policy at version 3, so conditions are visible.
+	GetIamPolicy(ctx context.Context, resource string) (*iam.Policy, error)
+	SetIamPolicy(ctx context.Context, resource string, p *iam.Policy) (*iam.Policy, error)
+}
+
+// New returns a provider talking to Google IAM.
+func New(ctx context.Context, o Options) (*Provider, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	var opts []option.ClientOption
+	if o.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(withSlash(o.Endpoint)))
+	}
+	if o.WithoutAuthentication {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	if o.HTTPClient != nil {
+		opts = append(opts, option.WithHTTPClient(o.HTTPClient))
+	}
+	svc, err := iam.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Google IAM client (it needs Application Default Credentials, e.g. GKE Workload Identity or GOOGLE_APPLICATION_CREDENTIALS): %w", err)
+	}
+	return newProvider(sdkPolicies{svc.Projects.ServiceAccounts}, o)
+}
+
+// newProvider returns a provider over api.
+func newProvider(api policyAPI, o Options) (*Provider, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	p := &Provider{
+		api:         api,
+		pool:        o.pool(),
+		maxAttempts: orDefault(o.MaxAttempts, DefaultMaxAttempts),
+		backoff:     orDefault(o.Backoff, DefaultBackoff),
+		maxBackoff:  orDefault(o.MaxBackoff, DefaultMaxBackoff),
+	}
+	p.project = poolProject(p.pool)
+	return p, nil
+}
+
+// WorkloadPool returns the pool whose members the provider grants.
+func (p *Provider) WorkloadPool() string { return p.pool }
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// sdkPolicies is policyAPI over the REST client, which never retries.
+type sdkPolicies struct {
+	sa *iam.ProjectsServiceAccountsService
+}
+
+func (s sdkPolicies) GetIamPolicy(ctx context.Context, resource string) (*iam.Policy, error) {
+	return s.sa.GetIamPolicy(resource).OptionsRequestedPolicyVersion(3).Context(ctx).Do()
+}
+
+func (s sdkPolicies) SetIamPolicy(ctx context.Context, resource string, p *iam.Policy) (*iam.Policy, error) {
+	return s.sa.SetIamPolicy(resource, &iam.SetIamPolicyRequest{Policy: p}).Context(ctx).Do()
+}
