@@ -66,8 +66,8 @@ func Validate(c *Config) field.ErrorList {
 
 func validateClouds(c *Config) field.ErrorList {
 	var errs field.ErrorList
-	if c.ResyncPeriod < time.Minute {
-		errs = append(errs, field.Invalid(flag("resync-period"), c.ResyncPeriod.String(), "must be at least 1m, e.g. 10m"))
+	if c.ResyncPeriod < time.Second {
+		errs = append(errs, field.Invalid(flag("resync-period"), c.ResyncPeriod.String(), "must be at least 1s; 10m suits most clusters"))
 	}
 	if c.CloudCredentials != "default" && c.CloudCredentials != "anonymous" {
 		errs = append(errs, field.NotSupported(flag("cloud-credentials"), c.CloudCredentials, []string{"default", "anonymous"}))

@@ -137,11 +137,17 @@ func (s *CloudSyncer) syncCloud(ctx context.Context, sa *corev1.ServiceAccount, 
 		}
 		return st, nil
 	}
+	hash := fingerprint(want)
+	if before != nil && before.State == StateReady && before.Hash == hash && s.now().Sub(before.LastSync) < s.Resync/2 {
+		// Synced moments ago (this reconcile is for another cloud or
+		// another change): the next resync checks for drift.
+		return before, nil
+	}
 	r, err := p.Ensure(ctx, want)
 	if err != nil {
 		return s.failed(sa, c, identity, before, err), err
 	}
-	st := &Status{State: StateReady, Reason: string(r.Action), Identity: identity, ID: r.ID, LastSync: s.now(),
+	st := &Status{State: StateReady, Reason: string(r.Action), Identity: identity, ID: r.ID, Hash: hash, LastSync: s.now(),
 		Message: fmt.Sprintf("%s %s", cloudObject(c), actionWord(r.Action))}
 	if reason := actionReason(r.Action); reason != "" {
 		s.event(ctx, sa, corev1.EventTypeNormal, reason, "%s %s for %s: %s", cloudObject(c), actionWord(r.Action), identity, r.ID)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,13 +54,37 @@ func (r *ServiceAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("serviceaccount").
 		For(&corev1.ServiceAccount{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return annotations.HasPrefixed(o.GetAnnotations()) || controllerutil.ContainsFinalizer(o, annotations.Finalizer)
-		}))).
+		}), ignoreOwnWrites)).
 		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
-			time.Second, 5*time.Minute)})
+			250*time.Millisecond, 5*time.Minute)})
 	for _, k := range workload.Kinds {
 		b = b.Watches(k.New(), workloadHandler{})
 	}
 	return b.Complete(r)
+}
+
+// ignoreOwnWrites drops the update events of the controller's own status
+// writes, which would otherwise start the next reconcile at once and keep
+// every ServiceAccount in a loop of cloud calls.
+var ignoreOwnWrites = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	if e.ObjectOld == nil || e.ObjectNew == nil {
+		return true
+	}
+	return !e.ObjectNew.GetDeletionTimestamp().Equal(e.ObjectOld.GetDeletionTimestamp()) ||
+		!maps.Equal(withoutStatus(e.ObjectOld.GetAnnotations()), withoutStatus(e.ObjectNew.GetAnnotations())) ||
+		!slices.Equal(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers()) && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+}}
+
+func withoutStatus(a map[string]string) map[string]string {
+	out := make(map[string]string, len(a))
+	for k, v := range a {
+		switch k {
+		case annotations.KeyStatusAWS, annotations.KeyStatusAzure, annotations.KeyStatusGCP:
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // workloadHandler enqueues the ServiceAccount of a connected workload, and on

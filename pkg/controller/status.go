@@ -2,6 +2,8 @@ package controller
 
 import (
 	"encoding/json"
+	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +33,10 @@ type Status struct {
 	// the annotation is gone.
 	Identity string `json:"identity,omitempty"`
 	// ID is the cloud object's ID.
-	ID       string    `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Hash fingerprints the wanted connection (identity and settings), so
+	// that a change of any of them is noticed.
+	Hash     string    `json:"hash,omitempty"`
 	Message  string    `json:"message,omitempty"`
 	LastSync time.Time `json:"lastSync"`
 }
@@ -116,6 +121,14 @@ func connectionFromStatus(c cloud.Name, subject cloud.Subject, s *Status, opts a
 		conn.GCP = parsed.GCP
 	}
 	return conn, true
+}
+
+// fingerprint hashes a wanted connection.
+func fingerprint(c cloud.Connection) string {
+	raw, _ := json.Marshal(c)
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // connectionFor builds the wanted connection of one cloud, or false when the

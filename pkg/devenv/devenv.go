@@ -36,6 +36,8 @@ type Options struct {
 	// metrics, health and leader-election namespace are set by Start.
 	Config config.Config
 	Log    logr.Logger
+	// SimulateClouds starts the three cloud simulators and points Keyless at them.
+	SimulateClouds bool
 }
 
 // Environment is a running control plane with Keyless attached.
@@ -43,6 +45,8 @@ type Environment struct {
 	Env        *envtest.Environment
 	RestConfig *rest.Config
 	Client     client.Client
+	// Clouds are the simulators, when Options.SimulateClouds is set.
+	Clouds *Clouds
 
 	opts   Options
 	stop   context.CancelFunc
@@ -91,8 +95,15 @@ func Start(ctx context.Context, opts Options) (*Environment, error) {
 		_ = env.Stop()
 		return nil, fmt.Errorf("creating a client: %w", err)
 	}
+	if opts.SimulateClouds {
+		if e.Clouds, err = StartClouds(); err != nil {
+			_ = env.Stop()
+			return nil, err
+		}
+		e.Clouds.Configure(&e.opts.Config)
+	}
 	if err := e.StartKeyless(ctx); err != nil {
-		_ = env.Stop()
+		_ = e.Stop()
 		return nil, err
 	}
 	return e, nil
@@ -136,10 +147,17 @@ func (e *Environment) StopKeyless() error {
 	return <-e.done
 }
 
-// Stop stops Keyless and the control plane.
+// Stop stops Keyless, the control plane and the simulators.
 func (e *Environment) Stop() error {
-	return errors.Join(e.StopKeyless(), e.Env.Stop())
+	err := errors.Join(e.StopKeyless(), e.Env.Stop())
+	if e.Clouds != nil {
+		e.Clouds.Close()
+	}
+	return err
 }
+
+// Config is the configuration Keyless runs with (clouds included).
+func (e *Environment) Config() config.Config { return e.opts.Config }
 
 func (e *Environment) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)

@@ -87,7 +87,7 @@ func WaitForServiceAccounts(ctx context.Context, c client.Client, objs []*unstru
 		for {
 			got := &corev1.ServiceAccount{}
 			err := c.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: sa}, got)
-			if err == nil && got.Annotations[annotations.KeyPropagated] != "" {
+			if err == nil && got.Annotations[annotations.KeyPropagated] != "" && cloudsSettled(got.Annotations) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -226,4 +226,20 @@ func hasConnection(a map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// cloudsSettled reports whether every connection has a status other than
+// a pending first attempt.
+func cloudsSettled(a map[string]string) bool {
+	conns, _ := annotations.Parse(a, annotations.Options{})
+	for _, c := range []struct {
+		want bool
+		key  string
+	}{{conns.AWS != nil, annotations.KeyStatusAWS}, {conns.Azure != nil, annotations.KeyStatusAzure}, {conns.GCP != nil, annotations.KeyStatusGCP}} {
+		if c.want && !strings.Contains(a[c.key], `"state":"Ready"`) && !strings.Contains(a[c.key], `"state":"Error"`) &&
+			!strings.Contains(a[c.key], `"state":"CloudDisabled"`) {
+			return false
+		}
+	}
+	return true
 }

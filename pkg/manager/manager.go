@@ -104,10 +104,20 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		Log:    log.WithName("admission"),
 	})
 
+	providers, err := Providers(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("clouds", "configured", describeClouds(providers))
+	recorder := mgr.GetEventRecorder("keyless")
 	if err := (&controller.ServiceAccountReconciler{
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("keyless"),
+		Recorder: recorder,
 		Options:  parse,
+		Syncer: &controller.CloudSyncer{
+			Client: mgr.GetClient(), Recorder: recorder, Options: parse, Providers: providers,
+			Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
+		},
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ServiceAccount controller: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,8 +43,10 @@ func run(m *testing.M) int {
 	log := zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel()))
 	ctrl.SetLogger(log)
 	cfg := config.Default()
+	// Short enough for the drift test to see a resync.
+	cfg.ResyncPeriod = 2 * time.Second
 	var err error
-	env, err = devenv.Start(context.Background(), devenv.Options{AssetsDir: assetsDir(), Config: cfg, Log: log})
+	env, err = devenv.Start(context.Background(), devenv.Options{AssetsDir: assetsDir(), Config: cfg, Log: log, SimulateClouds: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the test control plane:", err)
 		return 1
