@@ -38,7 +38,7 @@ func (p *Provider) classify(op string, s *cloud.Subject, role string, err error)
 		return fmt.Errorf("%s failed: EKS allows at most 5,000 pod identity associations per cluster, a quota that cannot be raised; "+
 			"delete associations no longer needed: %w: %w", what, cloud.ErrLimit, err)
 	case code == "ResourceNotFoundException" || code == "NotFoundException":
-		return fmt.Errorf("EKS cluster %s not found in region %s; check --aws-cluster-name and --aws-region: %w: %w",
+		return fmt.Errorf("EKS cluster %s not found in region %s; check --cluster-name and --aws-region: %w: %w",
 			p.cluster, p.region, cloud.ErrNotFound, err)
 	case code == "InvalidParameterException" || code == "InvalidRequestException":
 		hint := ""

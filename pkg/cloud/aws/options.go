@@ -36,7 +36,7 @@ type Options struct {
 func (o Options) validate() error {
 	var errs []error
 	if o.ClusterName == "" {
-		errs = append(errs, errors.New("the EKS cluster name is empty; set --aws-cluster-name"))
+		errs = append(errs, errors.New("the EKS cluster name is empty; set --cluster-name"))
 	}
 	if o.Endpoint != "" {
 		u, err := url.Parse(o.Endpoint)
