@@ -38,9 +38,9 @@ func TestErrors(t *testing.T) {
 		{name: "role does not exist", setup: func(_ *testing.T, e *env) { e.sim.AddRole(roleARN("other")) }, role: role("orders"),
 			wantKind: cloud.ErrInvalid, wantMsg: []string{"Role provided in the request does not exist; check keyless.dev/aws-role (role arn:aws:iam::111122223333:role/orders)"}},
 		{name: "no such cluster, role by name", setup: renameCluster, role: role("orders"), wantKind: cloud.ErrNotFound,
-			wantMsg: []string{"EKS cluster nope not found in region us-west-2; check --aws-cluster-name and --aws-region", "No cluster found for name: nope."}},
+			wantMsg: []string{"EKS cluster nope not found in region us-west-2; check --cluster-name and --aws-region", "No cluster found for name: nope."}},
 		{name: "no such cluster, role by ARN", setup: renameCluster, role: byARN, wantKind: cloud.ErrNotFound,
-			wantMsg: []string{"EKS cluster nope not found in region us-west-2; check --aws-cluster-name and --aws-region"}},
+			wantMsg: []string{"EKS cluster nope not found in region us-west-2; check --cluster-name and --aws-region"}},
 		{name: "someone else's association, other role", setup: seeded(roleARN("theirs"), nil), role: role("orders"), wantKind: cloud.ErrConflict,
 			wantMsg: []string{"of ns/sa points at role arn:aws:iam::111122223333:role/theirs and was not created by Keyless; delete it or point keyless.dev/aws-role at arn:aws:iam::111122223333:role/theirs"}},
 	}

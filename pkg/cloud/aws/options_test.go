@@ -18,9 +18,9 @@ func TestNewValidates(t *testing.T) {
 		o    Options
 		want []string
 	}{
-		{"no cluster", Options{Region: "us-east-1"}, []string{"set --aws-cluster-name"}},
+		{"no cluster", Options{Region: "us-east-1"}, []string{"set --cluster-name"}},
 		{"every problem at once", Options{Endpoint: "localhost:8080", RetryMaxAttempts: -1}, []string{
-			"set --aws-cluster-name", `the EKS endpoint "localhost:8080" is not an absolute http or https URL`, "retry attempts -1 are negative"}},
+			"set --cluster-name", `the EKS endpoint "localhost:8080" is not an absolute http or https URL`, "retry attempts -1 are negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
