@@ -58,6 +58,15 @@ func TestConnectChangeRemove(t *testing.T) {
 	if !containsString(sa.Finalizers, annotations.Finalizer) {
 		t.Errorf("finalizer missing: %v", sa.Finalizers)
 	}
+	// AWS and Azure inject credentials at pod creation: the Deployment is
+	// restarted once its connections are ready.
+	eventually(t, 10*time.Second, func() error {
+		get(t, d)
+		if d.Spec.Template.Annotations[annotations.KeyRestartedAt] == "" {
+			return fmt.Errorf("pod template has no %s: %v", annotations.KeyRestartedAt, d.Spec.Template.Annotations)
+		}
+		return nil
+	})
 
 	// Change every identity.
 	get(t, d)
