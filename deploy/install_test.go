@@ -145,13 +145,14 @@ func TestInstallDecodes(t *testing.T) {
 		"Issuer/keyless-selfsigned",
 		"Certificate/keyless-webhook-cert",
 		"MutatingWebhookConfiguration/keyless",
+		"ConfigMap/keyless-policy",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("install.yaml has no %s; it has %v", want, got)
 		}
 	}
-	if len(got) != 13 {
-		t.Errorf("install.yaml has %d objects, want 13: %v", len(got), got)
+	if len(got) != 14 {
+		t.Errorf("install.yaml has %d objects, want 14: %v", len(got), got)
 	}
 
 	for _, u := range objs {
@@ -216,8 +217,12 @@ func TestWebhookConfiguration(t *testing.T) {
 	if got := c.Annotations["cert-manager.io/inject-ca-from"]; got != "keyless-system/keyless-webhook-cert" {
 		t.Errorf("annotation cert-manager.io/inject-ca-from = %q, want keyless-system/keyless-webhook-cert", got)
 	}
-	if len(c.Webhooks) != 1 {
-		t.Fatalf("%d webhooks, want 1", len(c.Webhooks))
+	if len(c.Webhooks) != 2 {
+		t.Fatalf("%d webhooks, want 2 (mutate.keyless.dev, onboarded.keyless.dev)", len(c.Webhooks))
+	}
+	if o := c.Webhooks[1]; o.Name != "onboarded.keyless.dev" || o.NamespaceSelector == nil ||
+		o.NamespaceSelector.MatchLabels["keyless.dev/onboarded"] != "true" || len(o.MatchConditions) != 1 {
+		t.Errorf("second webhook = %s with selector %v; want onboarded.keyless.dev limited to keyless.dev/onboarded=true namespaces", o.Name, o.NamespaceSelector)
 	}
 	w := c.Webhooks[0]
 	if w.Name != "mutate.keyless.dev" {

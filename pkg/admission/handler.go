@@ -22,6 +22,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/mutation"
+	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -38,13 +39,20 @@ type Lookup interface {
 	ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error)
 	// Users lists the connected workloads that run as the ServiceAccount.
 	Users(ctx context.Context, namespace, serviceAccount string) ([]workload.User, error)
+	// NamespaceLabels returns the labels of a namespace.
+	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
+	// Bindings lists the ServiceAccounts ("namespace/name") that bind the
+	// identity with the given policy.IdentityKey.
+	Bindings(ctx context.Context, identityKey string) ([]string, error)
 }
 
 // Options are the cluster-wide settings the handler applies.
 type Options struct {
-	Parse          annotations.Options
-	Workload       mutation.WorkloadOptions
-	ServiceAccount mutation.ServiceAccountOptions
+	Parse annotations.Options
+	// AzureSubscription is the configured subscription, for policy matching.
+	AzureSubscription string
+	Workload          mutation.WorkloadOptions
+	ServiceAccount    mutation.ServiceAccountOptions
 }
 
 // Handler is the webhook's http.Handler.
@@ -52,6 +60,11 @@ type Handler struct {
 	Options Options
 	Lookup  Lookup
 	Log     logr.Logger
+	// Policy returns the policy in force; nil means no policy checks.
+	Policy func() *policy.Policy
+	// Audit is told about audit-mode violations of admitted objects (not
+	// for dry runs); nil ignores them.
+	Audit func(namespace, kind, name string, v policy.Violation)
 }
 
 // ServeHTTP answers one AdmissionReview.
@@ -107,10 +120,12 @@ func (h *Handler) review(ctx context.Context, req *request) (*response, string) 
 		return &response{Allowed: true}, outcomeAllowed
 	}
 	var (
-		patch mutation.Patch
-		errs  field.ErrorList
-		err   error
+		patch    mutation.Patch
+		errs     field.ErrorList
+		err      error
+		warnings []string
 	)
+	ctx = context.WithValue(ctx, warningsKey{}, &warnings)
 	switch {
 	case req.Kind.Group == "" && req.Kind.Kind == "ServiceAccount":
 		patch, errs, err = h.serviceAccount(ctx, req)
@@ -130,14 +145,14 @@ func (h *Handler) review(ctx context.Context, req *request) (*response, string) 
 		return &response{Status: &status{Code: http.StatusForbidden, Reason: "Forbidden",
 			Message: denial(errs)}}, outcomeDenied
 	case len(patch) == 0:
-		return &response{Allowed: true}, outcomeAllowed
+		return &response{Allowed: true, Warnings: warnings}, outcomeAllowed
 	}
 	raw, err := patch.JSON()
 	if err != nil {
 		return &response{Status: &status{Code: http.StatusInternalServerError, Reason: "InternalError",
 			Message: "keyless: encoding the patch: " + err.Error()}}, outcomeError
 	}
-	return &response{Allowed: true, PatchType: "JSONPatch", Patch: raw}, outcomeMutated
+	return &response{Allowed: true, PatchType: "JSONPatch", Patch: raw, Warnings: warnings}, outcomeMutated
 }
 
 func isWorkload(group, kind string) bool {
@@ -163,11 +178,17 @@ func (h *Handler) workload(ctx context.Context, req *request) (mutation.Patch, f
 	opts := h.Options.Workload
 	opts.TemplateImmutable = req.Kind.Kind == "Job" && req.Operation == "UPDATE"
 	patch, sa, errs := mutation.ForWorkload(&obj, conns, opts)
-	if len(errs) > 0 || conns.Empty() {
+	if len(errs) > 0 {
 		return patch, errs, nil
 	}
-	self := workload.User{Kind: req.Kind.Kind, Name: obj.Name()}
-	errs, err := h.conflicts(ctx, req.Namespace, sa, self, conns)
+	if !conns.Empty() {
+		self := workload.User{Kind: req.Kind.Kind, Name: obj.Name()}
+		errs, err := h.conflicts(ctx, req.Namespace, sa, self, conns)
+		if err != nil || len(errs) > 0 {
+			return patch, errs, err
+		}
+	}
+	errs, err := h.checkPolicy(ctx, req, sa, req.Kind.Kind+"/"+obj.Name(), conns)
 	return patch, errs, err
 }
 
@@ -188,8 +209,12 @@ func (h *Handler) serviceAccount(ctx context.Context, req *request) (mutation.Pa
 	if err != nil {
 		return nil, nil, err
 	}
-	return patch, conflictsWithUsers(conns, workload.User{Kind: "ServiceAccount", Name: obj.Metadata.Name},
-		"this ServiceAccount", users, h.Options.Parse), nil
+	if errs := conflictsWithUsers(conns, workload.User{Kind: "ServiceAccount", Name: obj.Metadata.Name},
+		"this ServiceAccount", users, h.Options.Parse); len(errs) > 0 {
+		return patch, errs, nil
+	}
+	errs, err = h.checkPolicy(ctx, req, obj.Metadata.Name, "", conns)
+	return patch, errs, err
 }
 
 func denial(errs field.ErrorList) string {

@@ -35,7 +35,17 @@ const (
 type fakeLookup struct {
 	serviceAccounts map[string]map[string]string
 	users           map[string][]workload.User
+	labels          map[string]string
+	bindings        map[string][]string
 	err             error
+}
+
+func (f *fakeLookup) NamespaceLabels(context.Context, string) (map[string]string, error) {
+	return f.labels, f.err
+}
+
+func (f *fakeLookup) Bindings(_ context.Context, key string) ([]string, error) {
+	return f.bindings[key], f.err
 }
 
 func (f *fakeLookup) ServiceAccountAnnotations(_ context.Context, namespace, name string) (map[string]string, bool, error) {

@@ -25,7 +25,10 @@ type request struct {
 	Operation string          `json:"operation"`
 	Object    json.RawMessage `json:"object"`
 	OldObject json.RawMessage `json:"oldObject"`
+	DryRun    *bool           `json:"dryRun"`
 }
+
+func (r *request) dryRun() bool { return r.DryRun != nil && *r.DryRun }
 
 func decodeReview(body []byte) (*request, error) {
 	var r review

@@ -96,7 +96,7 @@ func newDevCommand(stdout, stderr io.Writer) *cobra.Command {
 				fmt.Fprintf(stdout, "\nSimulated clouds: EKS %s, Azure Resource Manager %s, Google IAM %s\n",
 					env.Clouds.AWSURL, env.Clouds.AzureURL, env.Clouds.GCPURL)
 			}
-			fmt.Fprintf(stdout, "\nTry it:\n  export KUBECONFIG=%s\n  kubectl get deployments,serviceaccounts -n demo -o yaml\n"+
+			fmt.Fprintf(stdout, "\nTry it:\n  export KUBECONFIG=%s\n  kubectl get deployments,serviceaccounts -n orders -o yaml\n"+
 				"Any Kubernetes client works with that kubeconfig. Press Ctrl-C to stop.\n\n", abs)
 			fmt.Fprintf(stdout, "%s kubeconfig=%s\n", ReadyLine, abs)
 			<-ctx.Done()

@@ -45,6 +45,8 @@ type Config struct {
 	// ClusterName names this cluster in the clouds: the EKS cluster, the
 	// tag on AWS associations, and part of Azure credential names.
 	ClusterName string
+	// Workers is how many ServiceAccounts the controller reconciles at once.
+	Workers int
 	// ResyncPeriod is the mean period of drift repair (jittered ±10%).
 	ResyncPeriod time.Duration
 	// RestartWorkloads restarts workloads whose pods predate a connection
@@ -67,6 +69,15 @@ type Config struct {
 	GCPWorkloadPool string
 	GCPEndpoint     string
 	GCPQPS          float64
+
+	// PolicyFile is the ConnectionPolicy; empty or missing means the
+	// default policy (identities prefixed with their namespace's name).
+	PolicyFile string
+	// PolicyReloadInterval is how often the file is checked for changes.
+	PolicyReloadInterval time.Duration
+	// PolicyConfigMap, "namespace/name", is the ConfigMap the policy file
+	// comes from; Events about rejected versions are recorded on it.
+	PolicyConfigMap string
 }
 
 // Default values.
@@ -97,10 +108,12 @@ func Default() Config {
 		DefaultServiceAccount: "create",
 		GKENodeSelector:       true,
 		ResyncPeriod:          10 * time.Minute,
+		Workers:               4,
 		RestartWorkloads:      true,
 		CloudCredentials:      "default",
 		AWSQPS:                5,
 		AzureQPS:              5,
 		GCPQPS:                5,
+		PolicyReloadInterval:  2 * time.Second,
 	}
 }

@@ -42,6 +42,7 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 
 	fs.StringVar(&c.ClusterName, "cluster-name", c.ClusterName,
 		"Name of this cluster: the EKS cluster name for AWS, and part of Azure credential names. Required for AWS and Azure.")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "How many ServiceAccounts the controller reconciles at once.")
 	fs.DurationVar(&c.ResyncPeriod, "resync-period", c.ResyncPeriod, "Mean period of drift repair for each connection (jittered by 10%).")
 	fs.BoolVar(&c.RestartWorkloads, "restart-workloads", c.RestartWorkloads,
 		"Restart workloads when their AWS or Azure connection first becomes ready, so that their pods get credentials.")
@@ -61,6 +62,11 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 		"The cluster's Workload Identity pool, PROJECT.svc.id.goog; setting it turns GCP on.")
 	fs.StringVar(&c.GCPEndpoint, "gcp-endpoint", c.GCPEndpoint, "IAM API endpoint URL instead of Google's.")
 	fs.Float64Var(&c.GCPQPS, "gcp-qps", c.GCPQPS, "Most IAM API requests per second Keyless makes.")
+	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile,
+		"ConnectionPolicy file, reloaded when it changes; empty or missing means the default policy (identities prefixed with the namespace's name).")
+	fs.DurationVar(&c.PolicyReloadInterval, "policy-reload-interval", c.PolicyReloadInterval, "How often the policy file is checked for changes.")
+	fs.StringVar(&c.PolicyConfigMap, "policy-configmap", c.PolicyConfigMap,
+		"NAMESPACE/NAME of the ConfigMap the policy file is mounted from; Events about rejected policy versions are recorded on it.")
 }
 
 // Load returns the configuration from defaults, then the file named by

@@ -61,11 +61,23 @@ func Validate(c *Config) field.ErrorList {
 			errs = append(errs, field.Invalid(flag("azure-resource-group"), c.AzureResourceGroup, p))
 		}
 	}
+	if c.PolicyReloadInterval < 100*time.Millisecond {
+		errs = append(errs, field.Invalid(flag("policy-reload-interval"), c.PolicyReloadInterval.String(), "must be at least 100ms, e.g. 2s"))
+	}
+	if c.PolicyConfigMap != "" {
+		ns, name, ok := strings.Cut(c.PolicyConfigMap, "/")
+		if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
+			errs = append(errs, field.Invalid(flag("policy-configmap"), c.PolicyConfigMap, "must be NAMESPACE/NAME, e.g. keyless-system/keyless-policy"))
+		}
+	}
 	return append(errs, validateClouds(c)...)
 }
 
 func validateClouds(c *Config) field.ErrorList {
 	var errs field.ErrorList
+	if c.Workers < 1 || c.Workers > 100 {
+		errs = append(errs, field.Invalid(flag("workers"), c.Workers, "must be from 1 to 100, e.g. 4"))
+	}
 	if c.ResyncPeriod < time.Second {
 		errs = append(errs, field.Invalid(flag("resync-period"), c.ResyncPeriod.String(), "must be at least 1s; 10m suits most clusters"))
 	}

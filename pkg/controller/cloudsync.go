@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -49,6 +50,10 @@ type CloudSyncer struct {
 	RestartWorkloads bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Policy returns the policy in force; nil means no policy checks.
+	Policy func() *policy.Policy
+	// AzureSubscription is the configured subscription, for policy matching.
+	AzureSubscription string
 }
 
 var _ Syncer = (*CloudSyncer)(nil)
@@ -64,22 +69,40 @@ func (s *CloudSyncer) now() time.Time {
 // removes the cloud objects and then the finalizer.
 func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reconcile.Result, error) {
 	conns, errs := annotations.Parse(sa.Annotations, s.Options)
+	if !sa.DeletionTimestamp.IsZero() {
+		// Even with invalid annotations: a deletion must not get stuck.
+		return s.finalize(ctx, sa, conns)
+	}
 	if len(errs) > 0 {
 		s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Sync",
 			"invalid keyless.dev annotations, nothing done in the clouds: %s", errs.ToAggregate())
 		return reconcile.Result{}, nil
 	}
-	if !sa.DeletionTimestamp.IsZero() {
-		return s.finalize(ctx, sa, conns)
+	if !conns.Empty() {
+		// Before any cloud write, so that a ServiceAccount deleted during
+		// the calls below waits for the removal of what they make.
+		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 
 	subject := cloud.Subject{Namespace: sa.Namespace, Name: sa.Name}
+	violations, err := s.evaluatePolicy(ctx, sa, conns)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	changes := map[string]*string{}
 	var transient error
 	becameReady := false
 	for _, c := range clouds {
 		before := readStatus(sa.Annotations, c)
-		after, err := s.syncCloud(ctx, sa, c, subject, conns, before, changes)
+		var after *Status
+		var err error
+		if v := enforcedFor(violations, c, conns); v != nil {
+			after, err = s.refuse(ctx, sa, c, subject, conns, before, v)
+		} else {
+			after, err = s.syncCloud(ctx, sa, c, subject, conns, before, changes)
+		}
 		if err != nil && !cloud.Permanent(err) {
 			transient = errors.Join(transient, err)
 		}
@@ -220,7 +243,13 @@ func (s *CloudSyncer) finalize(ctx context.Context, sa *corev1.ServiceAccount, c
 	for _, c := range clouds {
 		st := readStatus(sa.Annotations, c)
 		if st == nil || st.Identity == "" {
-			continue
+			// No record (a crash between the cloud call and the status
+			// write): remove what the annotation names, found by listing.
+			if identity := identityOf(c, conns); identity != "" {
+				st = &Status{Identity: identity}
+			} else {
+				continue
+			}
 		}
 		if err := s.removeRecorded(ctx, sa, c, subject, conns.Retain, st, s.Providers[c]); err != nil {
 			s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Delete", "%s", err)

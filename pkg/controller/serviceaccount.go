@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/workload"
@@ -46,6 +47,11 @@ type ServiceAccountReconciler struct {
 	Options  annotations.Options
 	// Syncer does the cloud side; nil means none.
 	Syncer Syncer
+	// Workers is the number of concurrent reconciles (0: 1).
+	Workers int
+	// Resync, when set, queues the ServiceAccounts sent on it (after a
+	// policy change, every connected one).
+	Resync <-chan event.GenericEvent
 }
 
 // SetupWithManager registers the controller and its watches.
@@ -55,10 +61,13 @@ func (r *ServiceAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.ServiceAccount{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return annotations.HasPrefixed(o.GetAnnotations()) || controllerutil.ContainsFinalizer(o, annotations.Finalizer)
 		}), ignoreOwnWrites)).
-		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Workers), RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
 			250*time.Millisecond, 5*time.Minute)})
 	for _, k := range workload.Kinds {
 		b = b.Watches(k.New(), workloadHandler{})
+	}
+	if r.Resync != nil {
+		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)
 }

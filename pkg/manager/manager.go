@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -90,10 +91,27 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		return nil, fmt.Errorf("watching ServiceAccounts: %w", err)
 	}
 
+	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}); err != nil {
+		return nil, fmt.Errorf("watching Namespaces: %w", err)
+	}
 	parse := annotations.Options{AzureDefaultResourceGroup: c.AzureResourceGroup}
+	if err := workload.AddIdentityIndex(ctx, mgr.GetFieldIndexer(), parse, c.AzureSubscriptionID); err != nil {
+		return nil, err
+	}
+	recorder := mgr.GetEventRecorder("keyless")
+	store, err := newPolicyStore(c, log, recorder)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(store); err != nil {
+		return nil, fmt.Errorf("adding the policy reloader: %w", err)
+	}
 	mgr.GetWebhookServer().Register(admission.Path, &admission.Handler{
+		Policy: store.Current,
+		Audit:  auditEvents(recorder),
 		Options: admission.Options{
-			Parse: parse,
+			Parse:             parse,
+			AzureSubscription: c.AzureSubscriptionID,
 			Workload: mutation.WorkloadOptions{
 				DenyDefaultServiceAccount: c.DefaultServiceAccount == "deny",
 				GKENodeSelector:           c.GKENodeSelector,
@@ -109,14 +127,18 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		return nil, err
 	}
 	log.Info("clouds", "configured", describeClouds(providers))
-	recorder := mgr.GetEventRecorder("keyless")
+	resync := make(chan event.GenericEvent)
+	store.OnLoad = func() { go resyncAll(ctx, mgr.GetClient(), resync) }
 	if err := (&controller.ServiceAccountReconciler{
+		Resync:   resync,
+		Workers:  c.Workers,
 		Client:   mgr.GetClient(),
 		Recorder: recorder,
 		Options:  parse,
 		Syncer: &controller.CloudSyncer{
 			Client: mgr.GetClient(), Recorder: recorder, Options: parse, Providers: providers,
 			Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
+			Policy: store.Current, AzureSubscription: c.AzureSubscriptionID,
 		},
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ServiceAccount controller: %w", err)
@@ -164,4 +186,12 @@ func (l cacheLookup) ServiceAccountAnnotations(ctx context.Context, namespace, n
 
 func (l cacheLookup) Users(ctx context.Context, namespace, serviceAccount string) ([]workload.User, error) {
 	return workload.Users(ctx, l.r, namespace, serviceAccount)
+}
+
+func (l cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
+	return workload.NamespaceLabels(ctx, l.r, namespace)
+}
+
+func (l cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {
+	return workload.Bindings(ctx, l.r, identityKey)
 }

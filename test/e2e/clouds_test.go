@@ -69,13 +69,11 @@ func TestConnectChangeRemove(t *testing.T) {
 	})
 
 	// Change every identity.
-	get(t, d)
-	d.Annotations[annotations.KeyAWSRole] = "role-b"
-	d.Annotations[annotations.KeyGCPServiceAccount] = gsaB
-	d.Annotations[annotations.KeyAzureIdentity] = "id-b"
-	if err := k8s.Update(context.Background(), d); err != nil {
-		t.Fatalf("changing the identities: %v", err)
-	}
+	update(t, d, func() {
+		d.Annotations[annotations.KeyAWSRole] = "role-b"
+		d.Annotations[annotations.KeyGCPServiceAccount] = gsaB
+		d.Annotations[annotations.KeyAzureIdentity] = "id-b"
+	})
 	waitFor(t, "every cloud to follow the change", func() bool {
 		a := associations(ns, "app")
 		return len(a) == 1 && a[0].RoleARN == awsRoleARN("role-b") &&
@@ -84,13 +82,11 @@ func TestConnectChangeRemove(t *testing.T) {
 	})
 
 	// Remove every connection.
-	get(t, d)
-	for _, k := range []string{annotations.KeyAWSRole, annotations.KeyGCPServiceAccount, annotations.KeyAzureIdentity, annotations.KeyAzureResourceGroup} {
-		delete(d.Annotations, k)
-	}
-	if err := k8s.Update(context.Background(), d); err != nil {
-		t.Fatalf("removing the connections: %v", err)
-	}
+	update(t, d, func() {
+		for _, k := range []string{annotations.KeyAWSRole, annotations.KeyGCPServiceAccount, annotations.KeyAzureIdentity, annotations.KeyAzureResourceGroup} {
+			delete(d.Annotations, k)
+		}
+	})
 	waitFor(t, "the cloud objects to be removed", func() bool {
 		return len(associations(ns, "app")) == 0 && len(credentials(rg, "id-b", ns, "app")) == 0 && members(gsaB, ns, "app") == 0
 	})

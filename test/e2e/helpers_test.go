@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -187,5 +188,18 @@ func mustContain(t *testing.T, err error, parts ...string) {
 		if !strings.Contains(err.Error(), p) {
 			t.Errorf("error does not contain %q:\n%v", p, err)
 		}
+	}
+}
+
+// update reads obj, applies change and writes it back, retrying when the
+// controller wrote in between.
+func update(t *testing.T, obj client.Object, change func()) {
+	t.Helper()
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(t, obj)
+		change()
+		return k8s.Update(context.Background(), obj)
+	}); err != nil {
+		t.Fatalf("updating %T %s: %v", obj, obj.GetName(), err)
 	}
 }

@@ -21,9 +21,13 @@ import (
 )
 
 var (
-	env *devenv.Environment
-	k8s client.Client
+	env        *devenv.Environment
+	k8s        client.Client
+	policyFile string
 )
+
+// allowAll is a policy that allows every identity, written out on purpose.
+const allowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules: []\n"
 
 // assetsDir is $KUBEBUILDER_ASSETS or the folder hack/control-plane.sh fills.
 func assetsDir() string {
@@ -45,7 +49,22 @@ func run(m *testing.M) int {
 	cfg := config.Default()
 	// Short enough for the drift test to see a resync.
 	cfg.ResyncPeriod = 2 * time.Second
-	var err error
+	cfg.AWSQPS, cfg.AzureQPS, cfg.GCPQPS = 100, 100, 100
+	// Most tests run under a policy that allows everything; the policy
+	// tests rewrite the file and wait for the reload.
+	dir, err := os.MkdirTemp("", "keyless-e2e-policy")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	policyFile = filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(allowAll), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg.PolicyFile, cfg.PolicyReloadInterval = policyFile, 100*time.Millisecond
+	cfg.PolicyConfigMap = "default/keyless-policy"
 	env, err = devenv.Start(context.Background(), devenv.Options{AssetsDir: assetsDir(), Config: cfg, Log: log, SimulateClouds: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the test control plane:", err)

@@ -142,12 +142,10 @@ func TestRemovingAnAnnotationRemovesOnlyWhatKeylessAdded(t *testing.T) {
 	create(t, d)
 	serviceAccountEventually(t, ns, "mixed", wantAnnotation(gkeSAAnnot, gcpEmail))
 
-	get(t, d)
-	delete(d.Annotations, annotations.KeyAzureIdentity)
-	delete(d.Annotations, annotations.KeyGCPServiceAccount)
-	if err := k8s.Update(context.Background(), d); err != nil {
-		t.Fatalf("removing the annotations: %v", err)
-	}
+	update(t, d, func() {
+		delete(d.Annotations, annotations.KeyAzureIdentity)
+		delete(d.Annotations, annotations.KeyGCPServiceAccount)
+	})
 	get(t, d)
 	tmpl := d.Spec.Template
 	if tmpl.Labels[useLabel] != "true" {
@@ -177,11 +175,8 @@ func TestServiceAccountKeepsValuesItsOwnerWrote(t *testing.T) {
 	ns := namespace(t)
 	sa := serviceAccount(ns, "own", annotated(gkeSAAnnot, gcpEmail, annotations.KeyGCPServiceAccount, gcpEmail))
 	create(t, sa)
-	get(t, sa)
-	delete(sa.Annotations, annotations.KeyGCPServiceAccount)
-	if err := k8s.Update(context.Background(), sa); err != nil {
-		t.Fatalf("removing the connection: %v", err)
-	}
+	// The controller writes to the ServiceAccount too: update retries on conflicts.
+	update(t, sa, func() { delete(sa.Annotations, annotations.KeyGCPServiceAccount) })
 	get(t, sa)
 	if sa.Annotations[gkeSAAnnot] != gcpEmail {
 		t.Errorf("the owner's %s was removed: %v", gkeSAAnnot, sa.Annotations)

@@ -1,0 +1,96 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/mutation"
+	"github.com/keyless-dev/keyless/pkg/policy"
+	"github.com/keyless-dev/keyless/pkg/policystore"
+)
+
+// warningsKey carries admission warnings from checkPolicy to the response.
+type warningsKey struct{}
+
+// checkPolicy evaluates the policy in force: enforce-mode violations deny,
+// warn-mode ones become admission warnings, audit-mode ones are reported
+// through Audit. workloadRef is "Kind/name", or "" for a ServiceAccount.
+func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef string,
+	conns annotations.Connections) (field.ErrorList, error) {
+	if h.Policy == nil {
+		return nil, nil
+	}
+	p := h.Policy()
+	if p == nil || (conns.Empty() && workloadRef == "") {
+		return nil, nil
+	}
+	// Only new or changed connections are judged here: existing ones are
+	// the controller's to report, and an update that leaves them alone (a
+	// status write, an unrelated edit) must not be refused.
+	if req.Operation == "UPDATE" && len(req.OldObject) > 0 {
+		var old mutation.ServiceAccount // metadata is all that is read
+		if err := json.Unmarshal(req.OldObject, &old); err == nil {
+			before, _ := annotations.Parse(old.Metadata.Annotations, h.Options.Parse)
+			conns = onlyChanged(conns, before)
+			if conns.Empty() && !before.Empty() {
+				return nil, nil
+			}
+		}
+	}
+	labels, err := h.Lookup.NamespaceLabels(ctx, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	self := req.Namespace + "/" + sa
+	var lookupErr error
+	vs := p.Evaluate(policy.Input{
+		Namespace: req.Namespace, NamespaceLabels: labels, ServiceAccount: sa, Workload: workloadRef,
+		Connections: conns, AzureSubscription: h.Options.AzureSubscription,
+		OtherBindings: func(key string) []string {
+			got, err := h.Lookup.Bindings(ctx, key)
+			if err != nil {
+				lookupErr = err
+			}
+			return slices.DeleteFunc(got, func(s string) bool { return s == self })
+		},
+	})
+	if lookupErr != nil {
+		return nil, lookupErr
+	}
+	var errs field.ErrorList
+	for _, v := range vs {
+		policystore.RecordViolation(v, "admission")
+		switch v.Mode {
+		case policy.Enforce:
+			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations"), "policy "+v.Message))
+		case policy.Warn:
+			if w, ok := ctx.Value(warningsKey{}).(*[]string); ok {
+				*w = append(*w, fmt.Sprintf("keyless policy (warn): %s", v.Message))
+			}
+		case policy.Audit:
+			if h.Audit != nil && !req.dryRun() {
+				h.Audit(req.Namespace, req.Kind.Kind, req.Name, v)
+			}
+		}
+	}
+	return errs, nil
+}
+
+// onlyChanged keeps the connections of now that before did not have.
+func onlyChanged(now, before annotations.Connections) annotations.Connections {
+	if now.AWS.Same(before.AWS) && now.AWSTargetRole.Same(before.AWSTargetRole) {
+		now.AWS, now.AWSTargetRole = nil, nil
+	}
+	if now.Azure.Same(before.Azure) {
+		now.Azure = nil
+	}
+	if now.GCP.Same(before.GCP) {
+		now.GCP = nil
+	}
+	return now
+}

@@ -1,0 +1,97 @@
+package policy
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// posError is one problem at one place of the document.
+type posError struct {
+	file         string
+	line, column int // 1-based; 0 when unknown
+	field        string
+	err          error
+}
+
+func (e *posError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.file)
+	if e.line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.line))
+		if e.column > 0 {
+			b.WriteString(":" + strconv.Itoa(e.column))
+		}
+	}
+	b.WriteString(": ")
+	if e.field != "" {
+		b.WriteString(e.field + ": ")
+	}
+	b.WriteString(e.err.Error())
+	return b.String()
+}
+
+func (e *posError) Unwrap() error { return e.err }
+
+// joinSorted joins the errors in document order, so that the first line of
+// the message is the first problem in the file.
+func joinSorted(errs []*posError) error {
+	slices.SortStableFunc(errs, func(a, b *posError) int {
+		return cmp.Or(cmp.Compare(a.line, b.line), cmp.Compare(a.column, b.column))
+	})
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}
+
+// suggest returns the known name closest to typed, or "" if none is close:
+// differing in case only, or by at most two edits.
+func suggest(typed string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if strings.EqualFold(typed, k) {
+			return k
+		}
+		if d := editDistance(strings.ToLower(typed), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance, in bytes.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return max(len(a), len(b)) // not a typo of a field name; stay cheap
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// quoteList quotes and joins strings for messages: "a", "b", "c".
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,53 @@
+package policy
+
+import "slices"
+
+// Policy is a parsed, validated ConnectionPolicy. Make one with Parse or
+// Default; it is immutable, so one value may serve concurrent evaluations.
+//
+// A nil *Policy behaves as Default(), so that a missing policy never allows
+// everything by accident.
+type Policy struct {
+	// spec is normalized: every rule has its Mode, ExistingViolations is set.
+	spec Spec
+}
+
+// Rules returns a copy of the rules, in evaluation order, with defaults
+// filled in (Mode is never empty).
+func (p *Policy) Rules() []Rule {
+	if p == nil {
+		return Default().Rules()
+	}
+	out := make([]Rule, len(p.spec.Rules))
+	for i, r := range p.spec.Rules {
+		out[i] = r.clone()
+	}
+	return out
+}
+
+// ExistingViolations says what the controller does with bindings that the
+// policy no longer allows: Report (the default) or Remove.
+func (p *Policy) ExistingViolations() ExistingViolations {
+	if p == nil || p.spec.ExistingViolations == "" {
+		return Report
+	}
+	return p.spec.ExistingViolations
+}
+
+// rules returns the rules to evaluate without copying them.
+func (p *Policy) rules() []Rule {
+	if p == nil {
+		return defaultRules()
+	}
+	return p.spec.Rules
+}
+
+// clone copies r deeply, so that callers of Rules cannot change the policy.
+func (r Rule) clone() Rule {
+	r.Namespaces.Names = slices.Clone(r.Namespaces.Names)
+	r.Namespaces.Selector = r.Namespaces.Selector.DeepCopy()
+	r.AWSRoles = slices.Clone(r.AWSRoles)
+	r.AzureIdentities = slices.Clone(r.AzureIdentities)
+	r.GCPServiceAccounts = slices.Clone(r.GCPServiceAccounts)
+	return r
+}

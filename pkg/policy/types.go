@@ -1,0 +1,131 @@
+// Package policy decides who may bind which cloud identity: a versioned
+// ConnectionPolicy document of rules, each selecting namespaces and
+// constraining the identities their connections may use, in one of three
+// modes. Evaluation is pure: the caller supplies the namespace's labels and,
+// for the one-identity-one-ServiceAccount rule, the other bindings.
+//
+// The webhook evaluates it at admission, the controller before every cloud
+// write, and `keyless check` offline, with the same code.
+package policy
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+)
+
+// APIVersion and Kind of the document.
+const (
+	APIVersion = "keyless.dev/v1alpha1"
+	Kind       = "ConnectionPolicy"
+)
+
+// Mode is what a rule does about a violation.
+type Mode string
+
+// Modes.
+const (
+	// Enforce denies at admission and refuses the cloud write at reconcile.
+	Enforce Mode = "enforce"
+	// Warn admits with an admission warning (shown by kubectl).
+	Warn Mode = "warn"
+	// Audit admits silently and records an Event and a metric.
+	Audit Mode = "audit"
+)
+
+// ExistingViolations says what the controller does with a binding that a
+// policy change made illegal.
+type ExistingViolations string
+
+// ExistingViolations values.
+const (
+	// Report stops repairing the binding and reports it (the default).
+	Report ExistingViolations = "report"
+	// Remove deletes the cloud object.
+	Remove ExistingViolations = "remove"
+)
+
+// Document is the YAML file.
+type Document struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Spec       Spec   `json:"spec"`
+}
+
+// Spec holds the rules; every rule must hold (they are ANDed).
+type Spec struct {
+	// ExistingViolations: report (default) or remove.
+	ExistingViolations ExistingViolations `json:"existingViolations,omitempty"`
+	Rules              []Rule             `json:"rules"`
+}
+
+// Rule is one constraint on the namespaces it selects.
+type Rule struct {
+	// Name identifies the rule in messages, Events and metrics.
+	Name string `json:"name"`
+	// Mode: enforce (default), warn or audit.
+	Mode Mode `json:"mode,omitempty"`
+	// Namespaces selects where the rule applies; empty selects every namespace.
+	Namespaces NamespaceSelector `json:"namespaces,omitempty"`
+
+	// Allowed identities per cloud. A cloud left out is not constrained by
+	// this rule; a cloud with an empty list allows nothing. Patterns use "*"
+	// (any run of characters) and "?" (one), and may contain ${namespace}
+	// and ${serviceAccount}.
+	//
+	// AWS: role ARNs ("arn:aws:iam::123456789012:role/${namespace}-*") or
+	// names with path ("${namespace}-*"); a bare-name connection matches
+	// name patterns, an ARN connection matches both kinds.
+	AWSRoles []string `json:"awsRoles,omitempty"`
+	// Azure: "SUBSCRIPTION/RESOURCEGROUP/NAME" ("*/team-*/${namespace}-*");
+	// a connection without a subscription uses the configured one.
+	AzureIdentities []string `json:"azureIdentities,omitempty"`
+	// GCP: service-account emails ("${namespace}-*@my-project.iam.gserviceaccount.com").
+	GCPServiceAccounts []string `json:"gcpServiceAccounts,omitempty"`
+
+	// UniqueIdentity: one cloud identity may be bound by at most one
+	// ServiceAccount in the cluster.
+	UniqueIdentity bool `json:"uniqueIdentity,omitempty"`
+	// RequireNamespaceLabel: connections only in namespaces that carry this
+	// label ("key" or "key=value"), i.e. that opted in.
+	RequireNamespaceLabel string `json:"requireNamespaceLabel,omitempty"`
+	// RequireConnection: every workload in the selected namespaces must have
+	// at least one connection.
+	RequireConnection bool `json:"requireConnection,omitempty"`
+}
+
+// NamespaceSelector selects namespaces by name patterns and labels; both,
+// when given, must match.
+type NamespaceSelector struct {
+	Names    []string              `json:"names,omitempty"`
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// Input is what one evaluation looks at: one ServiceAccount's (or
+// workload's) connections in one namespace.
+type Input struct {
+	Namespace       string
+	NamespaceLabels map[string]string
+	ServiceAccount  string
+	// Workload is "Kind/name" when a workload is admitted; empty for a
+	// ServiceAccount. RequireConnection applies to workloads only.
+	Workload    string
+	Connections annotations.Connections
+	// AzureSubscription is the configured subscription, for Azure
+	// connections that name none.
+	AzureSubscription string
+	// OtherBindings lists, per identity key (see IdentityKey), the
+	// ServiceAccounts ("namespace/name") other than this one that bind it.
+	OtherBindings func(identityKey string) []string
+}
+
+// Violation is one broken rule.
+type Violation struct {
+	Rule string
+	Mode Mode
+	// Cloud is "aws", "azure", "gcp", or "" for rules about the namespace
+	// or the workload.
+	Cloud string
+	// Message says what is wrong and what would be allowed.
+	Message string
+}

@@ -1,0 +1,149 @@
+// Package policystore keeps the connection policy in force: it loads the
+// policy file given by flag, reloads it when it changes, and keeps the last
+// good policy when a new version is invalid.
+package policystore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/keyless-dev/keyless/pkg/policy"
+)
+
+// Metrics, registered in controller-runtime's registry:
+//
+//	keyless_policy_reloads_total{result}
+//	    policy file loads; result is "loaded" or "rejected".
+//	keyless_policy_violations_total{rule,mode,where}
+//	    violations found; where is "admission" or "reconcile". Rule names
+//	    come from the platform team's policy, a short list.
+var (
+	reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyless_policy_reloads_total",
+		Help: "Policy file loads by result (loaded, rejected).",
+	}, []string{"result"})
+	violations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyless_policy_violations_total",
+		Help: "Policy violations by rule, mode and where they were found (admission, reconcile).",
+	}, []string{"rule", "mode", "where"})
+)
+
+func init() { metrics.Registry.MustRegister(reloads, violations) }
+
+// RecordViolation counts one violation found at where.
+func RecordViolation(v policy.Violation, where string) {
+	violations.WithLabelValues(v.Rule, string(v.Mode), where).Inc()
+}
+
+// Store holds the policy in force. Safe for concurrent use.
+type Store struct {
+	path     string
+	interval time.Duration
+	log      logr.Logger
+	// OnReject is told about an invalid new version (the last good stays).
+	OnReject func(err error)
+	// OnLoad is told about a new version in force.
+	OnLoad func()
+
+	current atomic.Pointer[policy.Policy]
+	mu      sync.Mutex // guards raw
+	raw     []byte
+}
+
+// New loads the policy at path. An empty path, a missing file or an empty
+// file mean the default policy, never "allow everything". An invalid file
+// is an error: Keyless does not start on a policy it cannot read.
+func New(path string, interval time.Duration, log logr.Logger) (*Store, error) {
+	s := &Store{path: path, interval: interval, log: log}
+	raw, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	p, err := policy.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("policy file %s: %w", path, err)
+	}
+	s.current.Store(p)
+	s.raw = raw
+	return s, nil
+}
+
+// Current is the policy in force.
+func (s *Store) Current() *policy.Policy { return s.current.Load() }
+
+func (s *Store) read() ([]byte, error) {
+	if s.path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading policy file: %w", err)
+	}
+	return raw, nil
+}
+
+// Start polls the file until ctx ends. Polling, rather than file events,
+// follows the symlink swaps with which the kubelet updates a mounted
+// ConfigMap.
+func (s *Store) Start(ctx context.Context) error {
+	if s.path == "" {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.Reload()
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica's webhook needs the policy.
+func (s *Store) NeedLeaderElection() bool { return false }
+
+// Reload reads the file again and, when it changed and is valid, puts it in force.
+func (s *Store) Reload() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw, err := s.read()
+	if err == nil && bytes.Equal(raw, s.raw) {
+		return
+	}
+	var p *policy.Policy
+	if err == nil {
+		p, err = policy.Parse(raw)
+	}
+	s.raw = raw
+	if err != nil {
+		reloads.WithLabelValues("rejected").Inc()
+		s.log.Error(err, "new policy rejected; the last good policy stays in force", "path", s.path)
+		if s.OnReject != nil {
+			s.OnReject(err)
+		}
+		return
+	}
+	s.current.Store(p)
+	reloads.WithLabelValues("loaded").Inc()
+	s.log.Info("policy loaded", "path", s.path, "rules", len(p.Rules()))
+	if s.OnLoad != nil {
+		s.OnLoad()
+	}
+}
