@@ -1,0 +1,63 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/policy"
+)
+
+// IndexIdentity is the cache field index of ServiceAccounts by the identity
+// keys (policy.IdentityKey) of their connections, for the policy's
+// one-identity-one-ServiceAccount rule.
+const IndexIdentity = "keyless.dev/identity"
+
+// AddIdentityIndex registers IndexIdentity on ServiceAccounts.
+func AddIdentityIndex(ctx context.Context, indexer client.FieldIndexer, opts annotations.Options, azureSubscription string) error {
+	err := indexer.IndexField(ctx, &corev1.ServiceAccount{}, IndexIdentity, func(o client.Object) []string {
+		conns, errs := annotations.Parse(o.GetAnnotations(), opts)
+		if len(errs) > 0 {
+			return nil
+		}
+		var keys []string
+		for _, c := range []string{"aws", "azure", "gcp"} {
+			if k := policy.IdentityKey(c, conns, azureSubscription); k != "" {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	})
+	if err != nil {
+		return fmt.Errorf("indexing ServiceAccounts by identity: %w", err)
+	}
+	return nil
+}
+
+// Bindings lists the ServiceAccounts ("namespace/name") that bind identityKey.
+func Bindings(ctx context.Context, r client.Reader, identityKey string) ([]string, error) {
+	list := &corev1.ServiceAccountList{}
+	if err := r.List(ctx, list, client.MatchingFields{IndexIdentity: identityKey}); err != nil {
+		return nil, fmt.Errorf("listing ServiceAccounts bound to %s: %w", identityKey, err)
+	}
+	out := make([]string, 0, len(list.Items))
+	for _, sa := range list.Items {
+		out = append(out, sa.Namespace+"/"+sa.Name)
+	}
+	return out, nil
+}
+
+// NamespaceLabels returns the labels of a namespace (nil when it is missing).
+func NamespaceLabels(ctx context.Context, r client.Reader, namespace string) (map[string]string, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	return ns.Labels, nil
+}
