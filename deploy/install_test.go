@@ -196,8 +196,8 @@ func TestExamplesDecode(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, u := range documents(t, name, data) {
-			if u.GetKind() != "Namespace" && u.GetNamespace() != "demo" {
-				t.Errorf("%s: %s/%s: namespace %q, want demo", name, u.GetKind(), u.GetName(), u.GetNamespace())
+			if u.GetKind() != "Namespace" && u.GetNamespace() != "orders" {
+				t.Errorf("%s: %s/%s: namespace %q, want orders", name, u.GetKind(), u.GetName(), u.GetNamespace())
 			}
 		}
 	}

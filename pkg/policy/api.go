@@ -17,3 +17,15 @@ package policy
 //	func IdentityKey(cloud string, c annotations.Connections, azureSubscription string) string
 //	    The canonical, case-folded key of one cloud's identity of c ("" when c
 //	    has none), for the one-identity-one-ServiceAccount rule and its index.
+//
+// Added with the implementation:
+//
+//	func ParseNamed(name string, raw []byte) (*Policy, error)
+//	    Parse, with the file name to put in messages (Parse uses "policy.yaml").
+//	var DefaultYAML []byte
+//	    Default() as a commented document; Parse(DefaultYAML) equals Default().
+//	func Enforced(vs []Violation) []Violation
+//	func ByMode(vs []Violation, m Mode) []Violation
+//	func (v Violation) String() string
+//	const CloudAWS, CloudAzure, CloudGCP
+//	    The cloud names of Violation.Cloud and IdentityKey.

@@ -149,7 +149,15 @@ func checkAWSPattern(pat string) error {
 	case strings.Contains(rolePart, "//"):
 		return patternError(pat, "role paths have no empty segment (\"//\")")
 	}
+	lit, _ := checkSyntax(rolePart, true)
+	if i := strings.IndexFunc(lit, func(r rune) bool { return !isRoleChar(r) }); i >= 0 {
+		return patternError(pat, "it could never match: role names and paths have only letters, digits and + = , . @ _ -, not %q", string([]rune(lit[i:])[0]))
+	}
 	return nil
+}
+
+func isRoleChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("+=,.@_-/", r)
 }
 
 // checkAzurePattern: exactly SUBSCRIPTION/RESOURCEGROUP/NAME.

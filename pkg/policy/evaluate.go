@@ -17,8 +17,9 @@ const (
 	CloudGCP   = "gcp"
 )
 
-// Evaluate returns every violated rule, in rule order. It is pure: all it
-// needs is in in.
+// Evaluate returns every violated rule, in rule order, for one
+// ServiceAccount or workload. It does no I/O: the caller supplies the
+// namespace's labels and, for UniqueIdentity, the other bindings.
 func (p *Policy) Evaluate(in Input) []Violation {
 	var vs []Violation
 	rules := p.rules()
@@ -32,9 +33,9 @@ func (p *Policy) Evaluate(in Input) []Violation {
 	return vs
 }
 
-// selects: every name pattern and the label selector, when given, must
-// match. A selector that does not convert (only possible in a Policy not
-// made by Parse) selects, so that the rule still applies.
+// selects: one of the name patterns and the label selector, each when
+// given, must match. Parse has checked the selector; if it still failed to
+// convert, the rule would apply rather than be skipped.
 func (s NamespaceSelector) selects(ns string, nsLabels map[string]string) bool {
 	if s.Names != nil && !anyMatch(s.Names, func(p string) bool { return match(p, ns, nil, false) }) {
 		return false

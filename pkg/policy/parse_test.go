@@ -88,6 +88,7 @@ func TestParseErrors(t *testing.T) {
         - "aws:iam::1:role/x"
         - "team/"
         - "a//b"
+        - "orders!"
 `),
 		wants: []string{
 			`policy.yaml:7:11: spec.rules[0].awsRoles[0]: "arn:aws:s3:::bucket" is not a valid pattern: a role ARN pattern has the form arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`,
@@ -95,6 +96,7 @@ func TestParseErrors(t *testing.T) {
 			`policy.yaml:9:11: spec.rules[0].awsRoles[2]: "aws:iam::1:role/x" is not a valid pattern: role names have no ":", and role ARN patterns start with "arn:"`,
 			`policy.yaml:10:11: spec.rules[0].awsRoles[3]: "team/" is not a valid pattern: the role name after the last "/" is missing`,
 			`policy.yaml:11:11: spec.rules[0].awsRoles[4]: "a//b" is not a valid pattern: role paths have no empty segment ("//")`,
+			`policy.yaml:12:11: spec.rules[0].awsRoles[5]: "orders!" is not a valid pattern: it could never match: role names and paths have only letters, digits and + = , . @ _ -, not "!"`,
 		},
 	}, {
 		name: "bad Azure and GCP patterns",

@@ -69,18 +69,27 @@ type Rule struct {
 	Namespaces NamespaceSelector `json:"namespaces,omitempty"`
 
 	// Allowed identities per cloud. A cloud left out is not constrained by
-	// this rule; a cloud with an empty list allows nothing. Patterns use "*"
+	// this rule; a cloud with an empty list allows nothing (a key with no
+	// value is an error, since it could mean either). Patterns use "*"
 	// (any run of characters) and "?" (one), and may contain ${namespace}
 	// and ${serviceAccount}.
 	//
 	// AWS: role ARNs ("arn:aws:iam::123456789012:role/${namespace}-*") or
-	// names with path ("${namespace}-*"); a bare-name connection matches
-	// name patterns, an ARN connection matches both kinds.
+	// names with path ("${namespace}-*", "service-role/${namespace}-*");
+	// a bare-name connection matches name patterns, an ARN connection
+	// matches both kinds (name patterns with its PATH/NAME). The last
+	// segment of a pattern matches the role name alone, without case; a
+	// "*" before it may span path segments. So "${namespace}-*" matches
+	// roles in the root path only, "*/${namespace}-*" those in any other.
+	// The connection's target role (keyless.dev/aws-target-role), if any,
+	// must match too.
 	AWSRoles []string `json:"awsRoles,omitempty"`
-	// Azure: "SUBSCRIPTION/RESOURCEGROUP/NAME" ("*/team-*/${namespace}-*");
-	// a connection without a subscription uses the configured one.
+	// Azure: "SUBSCRIPTION/RESOURCEGROUP/NAME" ("*/team-*/${namespace}-*"),
+	// matched part by part without case; a connection without a
+	// subscription uses the configured one.
 	AzureIdentities []string `json:"azureIdentities,omitempty"`
-	// GCP: service-account emails ("${namespace}-*@my-project.iam.gserviceaccount.com").
+	// GCP: service-account emails ("${namespace}-*@my-project.iam.gserviceaccount.com"),
+	// matched exactly; "*" never spans the "@".
 	GCPServiceAccounts []string `json:"gcpServiceAccounts,omitempty"`
 
 	// UniqueIdentity: one cloud identity may be bound by at most one
@@ -95,7 +104,7 @@ type Rule struct {
 }
 
 // NamespaceSelector selects namespaces by name patterns and labels; both,
-// when given, must match.
+// when given, must match. Names, when given, must not be empty.
 type NamespaceSelector struct {
 	Names    []string              `json:"names,omitempty"`
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
