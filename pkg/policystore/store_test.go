@@ -1,0 +1,93 @@
+package policystore
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/keyless-dev/keyless/pkg/policy"
+)
+
+const allowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules: []\n"
+
+func TestNew(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name      string
+		path      string
+		wantRules int
+		wantErr   string
+	}{
+		{"no flag: the default", "", 1, ""},
+		{"missing file: the default", filepath.Join(dir, "absent.yaml"), 1, ""},
+		{"empty file: the default", write("empty.yaml", "# nothing yet\n"), 1, ""},
+		{"allow everything, written out", write("all.yaml", allowAll), 0, ""},
+		{"invalid: Keyless does not start", write("bad.yaml", "apiVersion: v9\n"), 0, "policy file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(tt.path, time.Second, logr.Discard())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(s.Current().Rules()); got != tt.wantRules {
+				t.Errorf("rules = %d, want %d", got, tt.wantRules)
+			}
+		})
+	}
+}
+
+func TestReloadKeepsTheLastGoodPolicy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte(allowAll), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(path, time.Second, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rejected []error
+	loads := 0
+	s.OnReject = func(err error) { rejected = append(rejected, err) }
+	s.OnLoad = func() { loads++ }
+
+	s.Reload() // unchanged: nothing happens
+	if loads != 0 || len(rejected) != 0 {
+		t.Fatalf("an unchanged file was reloaded (%d loads, %d rejections)", loads, len(rejected))
+	}
+	if err := os.WriteFile(path, []byte("apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules:\n    - name: x\n      mode: block\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	s.Reload() // the same invalid file is reported once
+	if len(rejected) != 1 || !strings.Contains(rejected[0].Error(), "mode") {
+		t.Fatalf("rejections = %v, want one about the mode", rejected)
+	}
+	if got := len(s.Current().Rules()); got != 0 {
+		t.Errorf("the invalid version replaced the last good one: %d rules", got)
+	}
+	if err := os.WriteFile(path, policy.DefaultYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	if loads != 1 || len(s.Current().Rules()) != 1 {
+		t.Errorf("the valid new version was not loaded: %d loads, %d rules", loads, len(s.Current().Rules()))
+	}
+}
