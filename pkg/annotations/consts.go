@@ -42,8 +42,9 @@ const (
 	KeyGCPServiceAccount = Prefix + "gcp-service-account"
 )
 
-// Setting keys, written by users next to the connection keys and copied
-// with them from a workload to its ServiceAccount.
+// Setting keys, written by users next to the connection keys. All but
+// KeyRestartOnReady, which concerns the workload itself, are copied with
+// them from a workload to its ServiceAccount.
 const (
 	// KeyAWSTargetRole chains the association's role to a role in another
 	// account (EKS targetRoleArn). Value: a role ARN. Needs KeyAWSRole.

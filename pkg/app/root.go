@@ -53,6 +53,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w\nRun '%s --help' for the flags", err, c.CommandPath()))
 	})
+	root.AddCommand(newCheckCommand(), newStatusCommand())
 	root.AddCommand(newServeCommand(stderr), newDevCommand(stdout, stderr), newUninstallCommand(stdout), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

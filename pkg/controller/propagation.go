@@ -13,10 +13,15 @@ import (
 // cloudKeys groups the connection keys by cloud: a cloud's keys are copied
 // together, from one workload.
 var cloudKeys = [][]string{
-	{annotations.KeyAWSRole},
+	{annotations.KeyAWSRole, annotations.KeyAWSTargetRole, annotations.KeyAWSSessionTags},
 	{annotations.KeyAzureIdentity, annotations.KeyAzureResourceGroup, annotations.KeyAzureClientID},
 	{annotations.KeyGCPServiceAccount},
+	// Not a cloud, but a setting of the ServiceAccount's cloud objects.
+	{annotations.KeyDeletionPolicy},
 }
+
+// propagatedKeys are all the keys the controller copies, in a fixed order.
+var propagatedKeys = slices.Concat(cloudKeys...)
 
 // wanted merges the connection annotations of the workloads that use one
 // ServiceAccount. A cloud on which they disagree is held (its keys stay as
@@ -66,11 +71,13 @@ func wanted(users []workload.User, opts annotations.Options) (want map[string]st
 func sameCloud(i int, a, b annotations.Connections) bool {
 	switch i {
 	case 0:
-		return a.AWS.Same(b.AWS)
+		return a.AWS.Same(b.AWS) && a.AWSTargetRole.Same(b.AWSTargetRole) && a.AWSDisableSessionTags == b.AWSDisableSessionTags
 	case 1:
 		return a.Azure.Same(b.Azure)
+	case 2:
+		return a.GCP.Same(b.GCP)
 	}
-	return a.GCP.Same(b.GCP)
+	return a.Retain == b.Retain
 }
 
 func has(m map[string]string, k string) bool { _, ok := m[k]; return ok }
@@ -110,7 +117,7 @@ func annotationChanges(current, want map[string]string, hold map[string]bool) (m
 		}
 	}
 	var after []string
-	for _, k := range annotations.UserKeys() {
+	for _, k := range propagatedKeys {
 		v, wantIt := want[k]
 		cur, hasIt := current[k]
 		switch {
@@ -139,4 +146,24 @@ func annotationChanges(current, want map[string]string, hold map[string]bool) (m
 		}
 	}
 	return changes, conflicts
+}
+
+// Propagate returns the annotations the controller gives a ServiceAccount
+// that has current annotations (nil: it does not exist yet) and is used by
+// users, and what it would report. `keyless check` uses it offline.
+func Propagate(current map[string]string, users []workload.User, opts annotations.Options) (map[string]string, []string) {
+	want, hold, problems := wanted(users, opts)
+	out := maps.Clone(current)
+	if out == nil {
+		out = map[string]string{}
+	}
+	changes, conflicts := annotationChanges(current, want, hold)
+	for k, v := range changes {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = *v
+		}
+	}
+	return out, append(problems, conflicts...)
 }

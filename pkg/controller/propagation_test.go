@@ -106,11 +106,12 @@ func TestPropagation(t *testing.T) {
 			want:  m(kAWS, "Orders-API", kProp, "aws-role"),
 		},
 		{
-			name:     "two workloads disagreeing on a cloud hold it",
-			users:    []workload.User{deployment("orders", kAWS, role, kGCP, email), cronJob("orders-report", kAWS, role2, kGCP, email)},
-			current:  m(kAWS, role, kProp, "aws-role"),
-			want:     m(kAWS, role, kGCP, email, kProp, "aws-role,gcp-service-account"),
-			wantHold: []string{kAWS},
+			name:    "two workloads disagreeing on a cloud hold it",
+			users:   []workload.User{deployment("orders", kAWS, role, kGCP, email), cronJob("orders-report", kAWS, role2, kGCP, email)},
+			current: m(kAWS, role, kProp, "aws-role"),
+			want:    m(kAWS, role, kGCP, email, kProp, "aws-role,gcp-service-account"),
+			// The AWS settings are held with the role.
+			wantHold: []string{kAWS, annotations.KeyAWSSessionTags, annotations.KeyAWSTargetRole},
 			wantProblems: []string{
 				"Deployment/orders and CronJob/orders-report connect it to different identities (keyless.dev/aws-role); " +
 					"the keyless.dev/aws-role connection is left as it was until they agree",
@@ -258,5 +259,22 @@ func TestWantedCopiesFromTheFirstAgreeingWorkload(t *testing.T) {
 	}
 	if exp := m(kAz, "orders-api", kAWS, role); !maps.Equal(want, exp) {
 		t.Errorf("wanted = %v, want %v", want, exp)
+	}
+}
+
+func TestSettingsArePropagatedWithTheirCloud(t *testing.T) {
+	users := []workload.User{deployment("orders", kAWS, role,
+		annotations.KeyAWSSessionTags, "false", annotations.KeyDeletionPolicy, "retain", annotations.KeyRestartOnReady, "false")}
+	want, hold, problems := wanted(users, annotations.Options{})
+	if len(hold) > 0 || len(problems) > 0 {
+		t.Fatalf("hold %v, problems %v", hold, problems)
+	}
+	for k, v := range map[string]string{kAWS: role, annotations.KeyAWSSessionTags: "false", annotations.KeyDeletionPolicy: "retain"} {
+		if want[k] != v {
+			t.Errorf("want[%s] = %q, want %q", k, want[k], v)
+		}
+	}
+	if _, ok := want[annotations.KeyRestartOnReady]; ok {
+		t.Errorf("%s concerns the workload and must not be copied", annotations.KeyRestartOnReady)
 	}
 }

@@ -1,0 +1,141 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/check"
+	"github.com/keyless-dev/keyless/pkg/policy"
+)
+
+func newCheckCommand() *cobra.Command {
+	var (
+		files                 []string
+		policyFile, output    string
+		defaultServiceAccount = "create"
+		o                     check.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "check [-f FILE|DIR|-]...",
+		Short: "Check manifests offline: keyless.dev annotations, what Keyless would change, conflicts and policy",
+		Long: "Check Kubernetes manifests without a cluster, with the code the webhook and the controller run.\n" +
+			"For every Deployment, StatefulSet, DaemonSet, Job, CronJob and ServiceAccount it validates the keyless.dev\n" +
+			"annotations, shows the webhook's changes, the ServiceAccount and the cloud objects the controller would\n" +
+			"create, finds conflicts between the objects of the set (applied in order), and evaluates the connection\n" +
+			"policy (--policy, else the built-in default) with the labels of the Namespaces in the input.\n\n" +
+			"Input: files, directories (*.yaml, *.yml, *.json, recursively) and \"-\" for standard input, which is\n" +
+			"also read when no -f is given, e.g. `kustomize build overlays/prod | keyless check`.\n\n" +
+			"Exit status: 0 when every object would be admitted (warnings allowed), 1 when the webhook would deny\n" +
+			"one (invalid annotations, a conflict, a policy rule in enforce mode), 2 when the input or the policy\n" +
+			"cannot be read.",
+		Example: "  keyless check -f deploy/\n" +
+			"  kustomize build overlays/prod | keyless check --policy policy.yaml --azure-resource-group shop-rg\n" +
+			"  keyless check -f app.yaml -o json",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError(fmt.Errorf("unexpected argument %q; give files with -f, e.g. keyless check -f %s", args[0], args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usageError(fmt.Errorf("-o %q: use text or json", output))
+			}
+			switch defaultServiceAccount {
+			case "create":
+			case "deny":
+				o.Workload.DenyDefaultServiceAccount = true
+			default:
+				return usageError(fmt.Errorf("--default-service-account %q: use create or deny", defaultServiceAccount))
+			}
+			if err := validateCheckOptions(&o); err != nil {
+				return usageError(err)
+			}
+			if policyFile != "" {
+				raw, err := os.ReadFile(policyFile)
+				if err != nil {
+					return usageError(fmt.Errorf("--policy: %w", err))
+				}
+				p, err := policy.ParseNamed(policyFile, raw)
+				if err != nil {
+					return usageError(fmt.Errorf("invalid policy:\n%w", err))
+				}
+				o.Policy = p
+			}
+			docs, err := check.Load(files, cmd.InOrStdin())
+			if err != nil {
+				return usageError(fmt.Errorf("unreadable input:\n%w", err))
+			}
+			report := check.Check(docs, o)
+			out := cmd.OutOrStdout()
+			if output == "json" {
+				err = check.WriteJSON(out, report)
+			} else {
+				err = check.WriteText(out, report)
+			}
+			if err != nil {
+				return err
+			}
+			if report.Failed() {
+				return &ExitError{Code: 1, Err: fmt.Errorf("check failed: %d %s",
+					report.Summary.Errors, checkPlural(report.Summary.Errors, "error"))}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVarP(&files, "filename", "f", nil, "Manifest file, directory (searched recursively) or - for standard input; repeat or separate with commas. Default: standard input.")
+	f.StringVar(&policyFile, "policy", "", "ConnectionPolicy file; without it the built-in default policy applies.")
+	f.StringVarP(&output, "output", "o", "text", "Output format: text or json.")
+	f.StringVar(&o.Parse.AzureDefaultResourceGroup, "azure-resource-group", "",
+		"Default resource group of Azure identities given by name, as in keyless serve.")
+	f.StringVar(&o.AzureSubscription, "azure-subscription-id", "",
+		"Subscription of Azure identities given by name, for the policy's Azure patterns.")
+	f.StringVar(&o.ServiceAccount.AzureTenantID, "azure-tenant-id", "",
+		"Azure tenant ID the webhook writes as azure.workload.identity/tenant-id, as in keyless serve.")
+	f.StringVar(&defaultServiceAccount, "default-service-account", defaultServiceAccount,
+		"What the webhook does with a connected workload that runs as \"default\": create or deny, as in keyless serve.")
+	f.BoolVar(&o.Workload.GKENodeSelector, "gke-node-selector", false,
+		"Assume the webhook adds the GKE metadata-server nodeSelector to workloads connected to GCP.")
+	f.StringVar(&o.GCPWorkloadPool, "gcp-workload-pool", "",
+		"The cluster's Workload Identity pool, PROJECT.svc.id.goog, to show in GCP bindings.")
+	f.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "Namespace of objects that name none.")
+	return cmd
+}
+
+func validateCheckOptions(o *check.Options) error {
+	var problems []string
+	if rg := o.Parse.AzureDefaultResourceGroup; rg != "" {
+		if p := annotations.ResourceGroupProblem(rg); p != "" {
+			problems = append(problems, "--azure-resource-group: "+p)
+		}
+	}
+	if s := o.AzureSubscription; s != "" && !annotations.IsGUID(s) {
+		problems = append(problems, fmt.Sprintf("--azure-subscription-id %q is not a GUID", s))
+	}
+	if s := o.ServiceAccount.AzureTenantID; s != "" && !annotations.IsGUID(s) {
+		problems = append(problems, fmt.Sprintf("--azure-tenant-id %q is not a GUID", s))
+	}
+	if p := o.GCPWorkloadPool; p != "" && (!strings.HasSuffix(p, ".svc.id.goog") || p == ".svc.id.goog") {
+		problems = append(problems, fmt.Sprintf("--gcp-workload-pool %q must be PROJECT.svc.id.goog, e.g. my-project.svc.id.goog", p))
+	}
+	if o.DefaultNamespace == "" {
+		problems = append(problems, "--namespace must not be empty")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func checkPlural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}

@@ -1,0 +1,200 @@
+// Package status turns the connection status that the controller records
+// on ServiceAccounts (the keyless.dev/status-<cloud> annotations) into rows
+// for `keyless status`, and renders them as a table or JSON. It is pure:
+// the caller lists the ServiceAccounts.
+package status
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/controller"
+)
+
+// StateUnknown is shown when a status annotation does not decode.
+const StateUnknown = "Unknown"
+
+// Row is one cloud connection of one ServiceAccount.
+type Row struct {
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	// Cloud is "aws", "azure" or "gcp".
+	Cloud string `json:"cloud"`
+	// Identity is the identity the status was recorded for, or, before the
+	// first status, the one the annotations name.
+	Identity string `json:"identity,omitempty"`
+	// State is Ready, Pending, Error or CloudDisabled, as the controller
+	// writes it; Pending when it has written none yet; Unknown when the
+	// status does not decode.
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// ID is the cloud object's ID.
+	ID string `json:"id,omitempty"`
+	// LastSync is when the controller last wrote the status; zero before.
+	LastSync time.Time `json:"lastSync,omitzero"`
+	Message  string    `json:"message,omitempty"`
+}
+
+// cloud ties a cloud's name to its annotations.
+type cloud struct {
+	name, label, statusKey, connectionKey string
+}
+
+var clouds = []cloud{
+	{"aws", "AWS", annotations.KeyStatusAWS, annotations.KeyAWSRole},
+	{"azure", "Azure", annotations.KeyStatusAzure, annotations.KeyAzureIdentity},
+	{"gcp", "GCP", annotations.KeyStatusGCP, annotations.KeyGCPServiceAccount},
+}
+
+// NoStatusMessage is the message of a connection the controller has not
+// recorded a status for yet.
+const NoStatusMessage = "no status yet: the controller has not synced this connection"
+
+// Rows returns a row per cloud connection (a connection annotation or a
+// status annotation) of the ServiceAccounts, ordered by namespace, name
+// and cloud (AWS, Azure, GCP). ServiceAccounts without either have none.
+func Rows(sas []corev1.ServiceAccount) []Row {
+	sorted := slices.Clone(sas)
+	slices.SortFunc(sorted, func(a, b corev1.ServiceAccount) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	rows := []Row{}
+	for _, sa := range sorted {
+		for _, c := range clouds {
+			raw, hasStatus := sa.Annotations[c.statusKey]
+			_, connected := sa.Annotations[c.connectionKey]
+			if !hasStatus && !connected {
+				continue
+			}
+			r := Row{Namespace: sa.Namespace, ServiceAccount: sa.Name, Cloud: c.name}
+			if hasStatus {
+				var s controller.Status
+				if err := json.Unmarshal([]byte(raw), &s); err != nil {
+					r.State, r.Message = StateUnknown, fmt.Sprintf("unreadable %s annotation: %v", c.statusKey, err)
+				} else {
+					r.Identity, r.State, r.Reason, r.ID, r.LastSync, r.Message =
+						s.Identity, s.State, s.Reason, s.ID, s.LastSync, s.Message
+				}
+			} else {
+				r.State, r.Message = controller.StatePending, NoStatusMessage
+			}
+			if r.Identity == "" {
+				r.Identity = identity(c.name, sa.Annotations)
+			}
+			if r.State == "" {
+				r.State = StateUnknown
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// identity names a cloud's identity from the connection annotations, the
+// way the controller records it: the role, RESOURCEGROUP/NAME or the
+// resource ID, the email.
+func identity(cloud string, a map[string]string) string {
+	switch cloud {
+	case "aws":
+		return a[annotations.KeyAWSRole]
+	case "azure":
+		id := a[annotations.KeyAzureIdentity]
+		if rg := a[annotations.KeyAzureResourceGroup]; rg != "" && id != "" && !strings.HasPrefix(id, "/") {
+			return rg + "/" + id
+		}
+		return id
+	}
+	return a[annotations.KeyGCPServiceAccount]
+}
+
+// WriteTable writes the rows as a table with the columns NAMESPACE,
+// SERVICEACCOUNT, CLOUD, IDENTITY, STATE, LAST SYNC (the age at now) and
+// MESSAGE.
+//
+// Azure resource IDs are shown as SUBSCRIPTION/RESOURCEGROUP/NAME, and a
+// row without a message shows the reason instead.
+func WriteTable(w io.Writer, rows []Row, now time.Time) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tSERVICEACCOUNT\tCLOUD\tIDENTITY\tSTATE\tLAST SYNC\tMESSAGE")
+	for _, r := range rows {
+		msg := r.Message
+		if msg == "" {
+			msg = r.Reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.ServiceAccount, label(r.Cloud),
+			orNone(shortIdentity(r.Identity)), r.State, Age(r.LastSync, now), oneLine(msg))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// tabwriter pads the last column too; keep lines free of trailing blanks.
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shortIdentity writes an Azure resource ID as SUBSCRIPTION/RESOURCEGROUP/NAME.
+func shortIdentity(id string) string {
+	segs := strings.Split(id, "/")
+	if len(segs) == 9 && segs[0] == "" && strings.EqualFold(segs[1], "subscriptions") &&
+		strings.EqualFold(segs[3], "resourceGroups") {
+		return segs[2] + "/" + segs[4] + "/" + segs[8]
+	}
+	return id
+}
+
+// Age is how long ago t was, in its largest unit ("45s", "2m", "3h",
+// "5d"); "<none>" for the zero time.
+func Age(t, now time.Time) string {
+	if t.IsZero() {
+		return "<none>"
+	}
+	return duration.ShortHumanDuration(now.Sub(t))
+}
+
+// WriteJSON writes the rows as an indented JSON array.
+func WriteJSON(w io.Writer, rows []Row) error {
+	if rows == nil {
+		rows = []Row{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(rows)
+}
+
+func label(name string) string {
+	for _, c := range clouds {
+		if c.name == name {
+			return c.label
+		}
+	}
+	return name
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+// oneLine keeps a message on its table row.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
