@@ -168,7 +168,9 @@ var errBadObject = errors.New("the object in the AdmissionReview does not decode
 
 func (h *Handler) workload(ctx context.Context, req *request) (mutation.Patch, field.ErrorList, error) {
 	var obj mutation.Workload
-	if err := json.Unmarshal(req.Object, &obj); err != nil {
+	if req.obj != nil {
+		obj = *req.obj
+	} else if err := json.Unmarshal(req.Object, &obj); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errBadObject, err)
 	}
 	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
@@ -194,7 +196,9 @@ func (h *Handler) workload(ctx context.Context, req *request) (mutation.Patch, f
 
 func (h *Handler) serviceAccount(ctx context.Context, req *request) (mutation.Patch, field.ErrorList, error) {
 	var obj mutation.ServiceAccount
-	if err := json.Unmarshal(req.Object, &obj); err != nil {
+	if req.obj != nil {
+		obj.Metadata = req.obj.Metadata
+	} else if err := json.Unmarshal(req.Object, &obj); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errBadObject, err)
 	}
 	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
