@@ -42,8 +42,9 @@ fuzz: ## Run each fuzzer for FUZZTIME (default 5m).
 	$(GO) test ./pkg/admission -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 
 .PHONY: bench
-bench: ## Run the Go benchmarks of the admission path.
-	$(GO) test ./pkg/admission -run '^$$' -bench . -benchmem
+bench: ## Run the admission Go benchmarks and the TLS load benchmark against the floor (docs/benchmarks.md).
+	$(GO) test ./pkg/admission -run '^$$' -bench . -benchmem -count 4
+	$(GO) run ./test/load run -duration 5s -warmup 1s -rounds 3
 
 .PHONY: clean
 clean: ## Remove bin/ (the control plane is rebuilt on the next run).
