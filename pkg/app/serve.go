@@ -1,8 +1,10 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -26,6 +28,10 @@ func newServeCommand(stderr io.Writer) *cobra.Command {
 			cfg, err := loadConfig(cmd, c)
 			if err != nil {
 				return err
+			}
+			if cfg.LeaderElect && cfg.LeaderElectionNamespace == "" && !inCluster() {
+				return usageError(errors.New("invalid configuration:\n  --leader-election-namespace: Required value: " +
+					"outside a cluster, name the namespace of the leader-election Lease (or --leader-elect=false)"))
 			}
 			if errs := config.ValidateCertFiles(&cfg); len(errs) > 0 {
 				return usageError(fmt.Errorf("invalid configuration:\n  %s", joinErrs(errs)))
@@ -74,4 +80,11 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 		return nil, fmt.Errorf("finding the cluster (not in a pod, and no --kubeconfig or $KUBECONFIG): %w", err)
 	}
 	return cfg, nil
+}
+
+// inCluster reports whether Keyless runs in a pod, where controller-runtime
+// finds the leader-election namespace by itself.
+func inCluster() bool {
+	_, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	return err == nil
 }

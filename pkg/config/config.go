@@ -12,6 +12,9 @@ import (
 type Config struct {
 	// Kubeconfig is the path of a kubeconfig; empty means in-cluster or $KUBECONFIG.
 	Kubeconfig string
+	// KubeAPIQPS and KubeAPIBurst bound Keyless's requests to the API server.
+	KubeAPIQPS   float64
+	KubeAPIBurst int
 
 	WebhookHost string
 	WebhookPort int
@@ -93,6 +96,8 @@ const (
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
+		KubeAPIQPS:            50,
+		KubeAPIBurst:          100,
 		WebhookPort:           DefaultWebhookPort,
 		CertDir:               DefaultCertDir,
 		CertName:              "tls.crt",

@@ -17,6 +17,8 @@ const ConfigFlag = "config"
 // are the flags' defaults.
 func BindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "Path of a kubeconfig; empty means in-cluster or $KUBECONFIG.")
+	fs.Float64Var(&c.KubeAPIQPS, "kube-api-qps", c.KubeAPIQPS, "Most requests per second Keyless sends to the Kubernetes API server.")
+	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "Burst of requests to the Kubernetes API server above --kube-api-qps.")
 	fs.StringVar(&c.WebhookHost, "webhook-host", c.WebhookHost, "Address the webhook server listens on; empty means all.")
 	fs.IntVar(&c.WebhookPort, "webhook-port", c.WebhookPort, "Port of the webhook server.")
 	fs.StringVar(&c.CertDir, "cert-dir", c.CertDir, "Folder with the webhook's serving certificate (the cert-manager Secret), reloaded when it changes.")

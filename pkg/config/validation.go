@@ -21,6 +21,10 @@ func flag(name string) *field.Path { return field.NewPath("--" + name) }
 // Validate returns every problem of c at once, each naming its flag.
 func Validate(c *Config) field.ErrorList {
 	var errs field.ErrorList
+	if c.KubeAPIQPS <= 0 || c.KubeAPIBurst < 1 {
+		errs = append(errs, field.Invalid(flag("kube-api-qps"), fmt.Sprintf("%v/%d", c.KubeAPIQPS, c.KubeAPIBurst),
+			"--kube-api-qps must be more than 0 and --kube-api-burst at least 1, e.g. 50 and 100"))
+	}
 	if c.WebhookPort < 1 || c.WebhookPort > 65535 {
 		errs = append(errs, field.Invalid(flag("webhook-port"), c.WebhookPort, "must be a port number from 1 to 65535"))
 	}

@@ -62,7 +62,7 @@ func (r *ServiceAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return annotations.HasPrefixed(o.GetAnnotations()) || controllerutil.ContainsFinalizer(o, annotations.Finalizer)
 		}), ignoreOwnWrites)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Workers), RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
-			250*time.Millisecond, 5*time.Minute)})
+			250*time.Millisecond, time.Minute)})
 	for _, k := range workload.Kinds {
 		b = b.Watches(k.New(), workloadHandler{})
 	}

@@ -39,6 +39,10 @@ import (
 // every replica, the controller on the elected leader, health checks and
 // metrics.
 func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Logger) (ctrl.Manager, error) {
+	// client-go's default of 5 requests per second (what a kubeconfig
+	// gives) makes the controller crawl through thousands of connections.
+	restCfg = rest.CopyConfig(restCfg)
+	restCfg.QPS, restCfg.Burst = float32(c.KubeAPIQPS), c.KubeAPIBurst
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("building the scheme: %w", err)

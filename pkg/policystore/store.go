@@ -70,9 +70,9 @@ func New(path string, interval time.Duration, log logr.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := policy.Parse(raw)
+	p, err := policy.ParseNamed(path, raw)
 	if err != nil {
-		return nil, fmt.Errorf("policy file %s: %w", path, err)
+		return nil, fmt.Errorf("invalid policy file: %w", err)
 	}
 	s.current.Store(p)
 	s.raw = raw
@@ -129,7 +129,7 @@ func (s *Store) Reload() {
 	}
 	var p *policy.Policy
 	if err == nil {
-		p, err = policy.Parse(raw)
+		p, err = policy.ParseNamed(s.path, raw)
 	}
 	s.raw = raw
 	if err != nil {
