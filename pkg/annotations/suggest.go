@@ -27,7 +27,7 @@ func suggestKey(key string) string {
 	for _, k := range append(append(UserKeys(), SettingKeys()...), bookkeepingKeys...) {
 		known := strings.TrimPrefix(k, Prefix)
 		prefixed := typed != "" && (strings.HasPrefix(known, typed) || strings.HasPrefix(typed, known))
-		d := editDistance(typed, known)
+		d := EditDistance(typed, known)
 		if (d <= maxSuggestDistance || prefixed) && (best == "" || d < bestDist) {
 			best, bestDist = k, d
 		}
@@ -35,9 +35,10 @@ func suggestKey(key string) string {
 	return best
 }
 
-// editDistance is the optimal string alignment distance: Levenshtein plus
-// adjacent transpositions, the commonest typo.
-func editDistance(a, b string) int {
+// EditDistance is the optimal string alignment distance: Levenshtein plus
+// adjacent transpositions, the commonest typo. The policy's field
+// suggestions use it too.
+func EditDistance(a, b string) int {
 	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
 )
 
 // posError is one problem at one place of the document.
@@ -63,28 +65,12 @@ func suggest(typed string, known []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance, in bytes.
+// editDistance stays cheap for input that cannot be a typo of a field name.
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b)) // not a typo of a field name; stay cheap
+		return max(len(a), len(b))
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return annotations.EditDistance(a, b)
 }
 
 // quoteList quotes and joins strings for messages: "a", "b", "c".
