@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/config"
+	"github.com/keyless-dev/keyless/pkg/devenv"
+	"github.com/keyless-dev/keyless/test/fakecloud"
+)
+
+type failoverOptions struct {
+	Connections int
+	Converge    time.Duration
+}
+
+type failoverResult struct {
+	Report        *report
+	OldHolder     string
+	NewHolder     string
+	Killed        string
+	Takeover      time.Duration // kill to the other process holding the Lease
+	Bound         time.Duration // lease duration + renew deadline
+	ObjectsAtKill int
+	Creates       map[string]int // create calls per cloud
+	Calls         map[string]map[string]int
+	Elapsed       time.Duration
+	ExtraWrites   []string
+}
+
+func (h *harness) holder(ctx context.Context) (string, error) {
+	var l coordinationv1.Lease
+	err := h.k8s.Get(ctx, types.NamespacedName{Namespace: "default", Name: config.DefaultLeaderElectionID}, &l)
+	if err != nil || l.Spec.HolderIdentity == nil {
+		return "", err
+	}
+	return *l.Spec.HolderIdentity, nil
+}
+
+// runFailover runs two keyless processes, kills the leader mid-burst and
+// measures how long until the other one leads.
+func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Writer) (*failoverResult, error) {
+	start := time.Now()
+	res := &failoverResult{Bound: h.lease + h.lease*2/3}
+	nss, err := makeNamespaces(ctx, h, "failover", 1)
+	if err != nil {
+		return nil, err
+	}
+	ns := nss[0]
+	// One identity per connection, so that each object takes exactly one
+	// write when nothing is retried twice.
+	for i := range o.Connections {
+		h.clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/fo-%d", devenv.AWSAccount, i))
+		h.clouds.Azure.AddIdentity(devenv.AzureSubscription, soakRG, fmt.Sprintf("fo-%d", i), "")
+		h.clouds.GCP.AddServiceAccount(fmt.Sprintf("failover-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject))
+	}
+	// Latency only: a burst that is still in flight when the leader dies.
+	f := fakecloud.Faults{Latency: 50 * time.Millisecond}
+	h.clouds.AWS.SetFaults(f)
+	h.clouds.Azure.SetFaults(f)
+	h.clouds.GCP.SetFaults(f)
+	defer setFaults(h, false)
+	before := calls(h)
+
+	a, err := h.serve("keyless-a", 0, logs)
+	if err != nil {
+		return nil, err
+	}
+	procs := []*proc{a}
+	defer func() {
+		for _, p := range procs {
+			if p.alive() {
+				p.kill()
+			}
+		}
+	}()
+	if err := a.waitReady(ctx, 90*time.Second); err != nil {
+		return nil, err
+	}
+	for a.acquired().IsZero() {
+		if time.Since(start) > 60*time.Second {
+			return nil, fmt.Errorf("keyless-a never acquired the lease")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b, err := h.serve("keyless-b", port, logs)
+	if err != nil {
+		return nil, err
+	}
+	procs = append(procs, b)
+	if err := b.waitReady(ctx, 90*time.Second); err != nil {
+		return nil, err
+	}
+	if !b.acquired().IsZero() {
+		return nil, fmt.Errorf("keyless-b acquired the lease while keyless-a held it")
+	}
+	if res.OldHolder, err = h.holder(ctx); err != nil {
+		return nil, err
+	}
+
+	// The burst.
+	var wg sync.WaitGroup
+	errc := make(chan error, o.Connections)
+	for i := range o.Connections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("sa-%d", i), Annotations: map[string]string{
+				annotations.KeyAWSRole:            fmt.Sprintf("fo-%d", i),
+				annotations.KeyAzureIdentity:      fmt.Sprintf("fo-%d", i),
+				annotations.KeyAzureResourceGroup: soakRG,
+				annotations.KeyGCPServiceAccount:  fmt.Sprintf("failover-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject),
+			}}}
+			errc <- retry(ctx, func() error { return h.k8s.Create(ctx, sa) })
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			return nil, fmt.Errorf("creating the burst: %w", err)
+		}
+	}
+	// Kill the leader when about a third of the objects exist (or after 5s).
+	want := 3 * o.Connections
+	for t0 := time.Now(); time.Since(t0) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
+		if res.ObjectsAtKill = len(h.cloudObjects()); res.ObjectsAtKill >= want/3 {
+			break
+		}
+	}
+	leader, follower := a, b
+	if !b.acquired().IsZero() {
+		leader, follower = b, a
+	}
+	res.Killed = leader.name
+	leader.kill()
+	killedAt := time.Now()
+	h.logf("failover: kill -9 %s (holder %s) with %d of %d objects made", leader.name, res.OldHolder, res.ObjectsAtKill, want)
+	for {
+		hold, err := h.holder(ctx)
+		if err == nil && hold != "" && hold != res.OldHolder {
+			res.NewHolder, res.Takeover = hold, time.Since(killedAt)
+			break
+		}
+		if time.Since(killedAt) > 3*res.Bound {
+			return nil, fmt.Errorf("no new leader %s after the kill (holder %q)", time.Since(killedAt), hold)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if follower.acquired().IsZero() {
+		// The log line comes a moment after the Lease update.
+		time.Sleep(time.Second)
+	}
+	h.logf("failover: %s leads after %s (bound %s), acquired-log=%v", res.NewHolder, res.Takeover.Round(time.Millisecond), res.Bound, !follower.acquired().IsZero())
+	// The killed replica comes back (it served envtest's webhook port, which
+	// the new leader's status patches go through) as a follower.
+	if leader == a {
+		a2, err := h.serve("keyless-a2", 0, logs)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, a2)
+		if err := a2.waitReady(ctx, 90*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	setFaults(h, false)
+	if res.Report, err = converge(ctx, h, nss, o.Converge); err != nil {
+		return nil, err
+	}
+	res.Calls = calls(h)
+	diff := func(c, op string) int { return res.Calls[c][op] - before[c][op] }
+	res.Creates = map[string]int{
+		"aws":   diff("aws", "CreatePodIdentityAssociation"),
+		"azure": diff("azure", "PutCredential"),
+		"gcp":   diff("gcp", "SetIamPolicy"),
+	}
+	for c, n := range res.Creates {
+		if n != o.Connections {
+			res.ExtraWrites = append(res.ExtraWrites, fmt.Sprintf("%s: %d writes for %d connections", c, n, o.Connections))
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
