@@ -37,9 +37,18 @@ manifests: ## Render deploy/install.yaml from deploy/base.
 	$(GO) test ./deploy -run TestInstallManifestInSync -update
 
 .PHONY: fuzz
-fuzz: ## Run each fuzzer for FUZZTIME (default 5m).
+fuzz: ## Run each fuzzer for FUZZTIME (default 5m); their seeds run in `make test`.
 	$(GO) test ./pkg/annotations -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/admission -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/mutation -run '^$$' -fuzz FuzzForWorkload -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
+	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzMatch -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/cloud/azure -run '^$$' -fuzz FuzzCredentialName -fuzztime $(FUZZTIME)
+
+.PHONY: soak
+soak: control-plane ## Chaos soak (500 connections, 10 kills) and leader failover (docs/reliability.md).
+	$(GO) run ./test/soak --resync-period=5m
+	$(GO) run ./test/soak --mode=failover
 
 .PHONY: bench
 bench: ## Run the admission Go benchmarks and the TLS load benchmark against the floor (docs/benchmarks.md).
