@@ -100,8 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
 
-	requestsTotal.WithLabelValues(resource, operation, outcome).Inc()
-	duration.WithLabelValues(resource).Observe(time.Since(start).Seconds())
+	observe(resource, operation, outcome, time.Since(start).Seconds())
 	if outcome != outcomeAllowed && outcome != outcomeMutated {
 		h.Log.V(1).Info("admission refused", "resource", resource, "namespace", req.Namespace,
 			"name", req.Name, "outcome", outcome, "message", resp.Status.Message)

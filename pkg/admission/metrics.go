@@ -1,7 +1,7 @@
 package admission
 
 import (
-	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -47,8 +47,8 @@ const (
 // bounded to the values Keyless handles.
 func metricLabels(req *request) (resource, operation string) {
 	resource, operation = "other", "other"
-	if (req.Kind.Group == "" && req.Kind.Kind == "ServiceAccount") || isWorkload(req.Kind.Group, req.Kind.Kind) {
-		resource = strings.ToLower(req.Kind.Kind)
+	if r, ok := resources[req.Kind.Group+"/"+req.Kind.Kind]; ok {
+		resource = r
 	}
 	switch req.Operation {
 	case "CREATE", "UPDATE", "DELETE", "CONNECT":
@@ -56,3 +56,35 @@ func metricLabels(req *request) (resource, operation string) {
 	}
 	return resource, operation
 }
+
+// resources maps the group/kind of the objects Keyless handles to the
+// resource label; anything else is "other", so that labels stay bounded.
+var resources = map[string]string{
+	"/ServiceAccount": "serviceaccount", "apps/Deployment": "deployment", "apps/StatefulSet": "statefulset",
+	"apps/DaemonSet": "daemonset", "batch/Job": "job", "batch/CronJob": "cronjob",
+}
+
+// observe counts and times one answered review. The metric children are
+// looked up once per label set and kept, since the set is small and fixed.
+func observe(resource, operation, outcome string, seconds float64) {
+	k := childKey{resource, operation, outcome}
+	c, ok := children.Load(k)
+	if !ok {
+		c, _ = children.LoadOrStore(k, &child{
+			requests: requestsTotal.WithLabelValues(resource, operation, outcome),
+			duration: duration.WithLabelValues(resource),
+		})
+	}
+	ch := c.(*child)
+	ch.requests.Inc()
+	ch.duration.Observe(seconds)
+}
+
+type childKey struct{ resource, operation, outcome string }
+
+type child struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+var children sync.Map
