@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/check"
+	"github.com/keyless-dev/keyless/pkg/config"
 	"github.com/keyless-dev/keyless/pkg/policy"
 )
 
@@ -100,8 +101,8 @@ func newCheckCommand() *cobra.Command {
 		"Azure tenant ID the webhook writes as azure.workload.identity/tenant-id, as in keyless serve.")
 	f.StringVar(&defaultServiceAccount, "default-service-account", defaultServiceAccount,
 		"What the webhook does with a connected workload that runs as \"default\": create or deny, as in keyless serve.")
-	f.BoolVar(&o.Workload.GKENodeSelector, "gke-node-selector", false,
-		"Assume the webhook adds the GKE metadata-server nodeSelector to workloads connected to GCP.")
+	f.BoolVar(&o.Workload.GKENodeSelector, "gke-node-selector", config.Default().GKENodeSelector,
+		"The webhook adds the GKE metadata-server nodeSelector to workloads connected to GCP, as in keyless serve.")
 	f.StringVar(&o.GCPWorkloadPool, "gcp-workload-pool", "",
 		"The cluster's Workload Identity pool, PROJECT.svc.id.goog, to show in GCP bindings.")
 	f.StringVarP(&o.DefaultNamespace, "namespace", "n", "default", "Namespace of objects that name none.")
