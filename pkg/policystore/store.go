@@ -57,8 +57,13 @@ type Store struct {
 	OnLoad func()
 
 	current atomic.Pointer[policy.Policy]
-	mu      sync.Mutex // guards raw
+	mu      sync.Mutex // guards raw and pending
 	raw     []byte
+	// pending is a changed version seen once; it is applied when the next
+	// poll reads the same bytes, so that a file caught half-written (or
+	// truncated, which would read as "empty: the default") is never loaded.
+	pending []byte
+	seen    bool
 }
 
 // New loads the policy at path. An empty path, a missing file or an empty
@@ -119,14 +124,21 @@ func (s *Store) Start(ctx context.Context) error {
 // NeedLeaderElection is false: every replica's webhook needs the policy.
 func (s *Store) NeedLeaderElection() bool { return false }
 
-// Reload reads the file again and, when it changed and is valid, puts it in force.
+// Reload reads the file again and, when it changed, read the same on the
+// previous call, and is valid, puts it in force.
 func (s *Store) Reload() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	raw, err := s.read()
 	if err == nil && bytes.Equal(raw, s.raw) {
+		s.seen = false
 		return
 	}
+	if err == nil && (!s.seen || !bytes.Equal(raw, s.pending)) {
+		s.pending, s.seen = raw, true
+		return
+	}
+	s.seen = false
 	var p *policy.Policy
 	if err == nil {
 		p, err = policy.ParseNamed(s.path, raw)

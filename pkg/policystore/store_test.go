@@ -75,6 +75,10 @@ func TestReloadKeepsTheLastGoodPolicy(t *testing.T) {
 	if err := os.WriteFile(path, []byte("apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules:\n    - name: x\n      mode: block\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s.Reload() // seen once: not applied yet
+	if len(rejected) != 0 {
+		t.Fatalf("a version seen once was judged: %v", rejected)
+	}
 	s.Reload()
 	s.Reload() // the same invalid file is reported once
 	if len(rejected) != 1 || !strings.Contains(rejected[0].Error(), "mode") {
@@ -87,7 +91,32 @@ func TestReloadKeepsTheLastGoodPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Reload()
+	s.Reload()
 	if loads != 1 || len(s.Current().Rules()) != 1 {
 		t.Errorf("the valid new version was not loaded: %d loads, %d rules", loads, len(s.Current().Rules()))
+	}
+}
+
+func TestReloadIgnoresAFileCaughtHalfWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte(allowAll), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(path, time.Second, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Truncated for a moment (it would read as empty: the default policy).
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	if err := os.WriteFile(path, []byte(allowAll), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	s.Reload()
+	if got := len(s.Current().Rules()); got != 0 {
+		t.Errorf("the truncated file was loaded as the default policy (%d rules)", got)
 	}
 }

@@ -17,17 +17,26 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 )
 
+// writePolicy replaces the policy file atomically, as the kubelet updates a
+// mounted ConfigMap.
+func writePolicy(t *testing.T, doc string) {
+	t.Helper()
+	tmp := policyFile + ".tmp"
+	if err := os.WriteFile(tmp, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, policyFile); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // setPolicy writes the policy file; the caller waits for it to take effect.
 func setPolicy(t *testing.T, doc string) {
 	t.Helper()
-	if err := os.WriteFile(policyFile, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writePolicy(t, doc)
 	t.Cleanup(func() {
-		if err := os.WriteFile(policyFile, []byte(allowAll), 0o600); err != nil {
-			t.Error(err)
-		}
-		time.Sleep(300 * time.Millisecond) // two reloads
+		writePolicy(t, allowAll)
+		time.Sleep(500 * time.Millisecond) // a few reloads
 	})
 }
 
@@ -116,9 +125,7 @@ func TestInvalidPolicyKeepsTheLastGoodOne(t *testing.T) {
 	setPolicy(t, prefixPolicy("enforce"))
 	deniedEventually(t, deployment(ns, "foreign", annotated(annotations.KeyAWSRole, "payments-api")))
 
-	if err := os.WriteFile(policyFile, []byte("apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules:\n    - name: broken\n      mode: block\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writePolicy(t, "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules:\n    - name: broken\n      mode: block\n")
 	eventually(t, 10*time.Second, func() error { return findEvent("default", "PolicyRejected", "mode") })
 	err := k8s.Create(context.Background(), deployment(ns, "still-foreign", annotated(annotations.KeyAWSRole, "payments-api")), client.DryRunAll)
 	mustContain(t, err, `rule "own-roles"`)
@@ -153,13 +160,9 @@ func TestPolicyIsCheckedAtReconcile(t *testing.T) {
 	}
 
 	// An existing binding that a new policy forbids is reported, not removed (the default).
-	if err := os.WriteFile(policyFile, []byte(allowAll), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writePolicy(t, allowAll)
 	serviceAccountEventually(t, ns, "sneaky", stateIs(annotations.KeyStatusAWS, "Ready"))
-	if err := os.WriteFile(policyFile, []byte(prefixPolicy("enforce")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writePolicy(t, prefixPolicy("enforce"))
 	serviceAccountEventually(t, ns, "sneaky", stateIs(annotations.KeyStatusAWS, "PolicyViolation"))
 	if n := len(associations(ns, "sneaky")); n != 1 {
 		t.Errorf("associations = %d, want the existing one kept (existingViolations: report)", n)

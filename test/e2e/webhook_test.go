@@ -101,9 +101,16 @@ func TestTypoIsDeniedWithSuggestion(t *testing.T) {
 func TestConflictsAreDenied(t *testing.T) {
 	ns := namespace(t)
 	create(t, serviceAccount(ns, "shared", annotated(annotations.KeyAWSRole, "payments")))
-	err := k8s.Create(context.Background(), deployment(ns, "orders", withServiceAccount("shared"),
-		annotated(annotations.KeyAWSRole, "orders")))
-	mustContain(t, err, `ServiceAccount shared is already connected to AWS role "payments" by its own annotations`)
+	// The webhook reads its cache, which sees the ServiceAccount moments later.
+	eventually(t, 10*time.Second, func() error {
+		err := k8s.Create(context.Background(), deployment(ns, "orders", withServiceAccount("shared"),
+			annotated(annotations.KeyAWSRole, "orders")), client.DryRunAll)
+		if err == nil {
+			return fmt.Errorf("a workload with another AWS role was admitted")
+		}
+		mustContain(t, err, `ServiceAccount shared is already connected to AWS role "payments" by its own annotations`)
+		return nil
+	})
 
 	create(t, deployment(ns, "first", withServiceAccount("team"), annotated(annotations.KeyGCPServiceAccount, gcpEmail)))
 	eventually(t, 10*time.Second, func() error {
