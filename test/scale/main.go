@@ -1,0 +1,158 @@
+// Command scale measures Keyless at scale, as a child process against a
+// local control plane and the three cloud simulators (the pieces of
+// test/soak).
+//
+//	go run ./test/scale --mode=memory     # RSS with 5,000 ServiceAccounts and Deployments, this tree vs HEAD
+//	go run ./test/scale --mode=scale --connections=5000 --latency=20ms
+//
+// --mode=memory builds keyless twice: from this tree and from `git archive
+// HEAD` (read-only, in a temporary folder), so the cache transform can be
+// compared with what was committed before it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+func main() {
+	var c config
+	flag.StringVar(&c.Mode, "mode", "scale", "memory or scale")
+	flag.IntVar(&c.Connections, "connections", 1000, "scale: connected ServiceAccounts, spread over the three clouds")
+	flag.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "scale: latency the simulators add to every call")
+	flag.Float64Var(&c.QPS, "qps", 50, "scale: --aws-qps, --azure-qps and --gcp-qps of keyless")
+	flag.IntVar(&c.Workers, "workers", 16, "scale: --workers of keyless")
+	flag.StringVar(&c.KubeQPS, "kube-api-qps", "", "scale: --kube-api-qps of keyless (empty: its default)")
+	flag.DurationVar(&c.Resync, "resync-period", 2*time.Minute, "--resync-period of keyless; the scale mode waits one period for the resync")
+	flag.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "scale: longest wait for all-Ready")
+	flag.IntVar(&c.ServiceAccounts, "serviceaccounts", 5000, "memory: ServiceAccounts")
+	flag.IntVar(&c.Deployments, "deployments", 5000, "memory: Deployments")
+	flag.IntVar(&c.Annotated, "annotated", 300, "memory: Deployments with a connection annotation")
+	flag.DurationVar(&c.Settle, "settle", 20*time.Second, "memory: how long to sample RSS once keyless is ready")
+	flag.StringVar(&c.Assets, "assets", "", "folder of etcd and kube-apiserver (default $KUBEBUILDER_ASSETS or bin/control-plane)")
+	flag.StringVar(&c.Binary, "keyless", "", "a built keyless binary (default: go build ./cmd/keyless)")
+	flag.StringVar(&c.BaseBinary, "base-keyless", "", "memory: the keyless binary to compare with (default: built from git archive HEAD)")
+	verbose := flag.Bool("v", false, "stream keyless's logs to stderr")
+	flag.Parse()
+	if *verbose {
+		c.Logs = os.Stderr
+	}
+	c.Logf = func(f string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s "+f+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+	}
+	out, err := run(context.Background(), c)
+	fmt.Print(out)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	fmt.Println("PASS")
+}
+
+type config struct {
+	Mode                                    string
+	Connections, Workers                    int
+	Latency, Resync, Timeout, Settle        time.Duration
+	QPS                                     float64
+	KubeQPS                                 string
+	ServiceAccounts, Deployments, Annotated int
+	Assets, Binary, BaseBinary              string
+	SkipResync                              bool
+	Logs                                    io.Writer
+	Logf                                    func(string, ...any)
+}
+
+func run(ctx context.Context, c config) (string, error) {
+	mod, err := moduleDir()
+	if err != nil {
+		return "", err
+	}
+	if c.Assets == "" {
+		c.Assets = os.Getenv("KUBEBUILDER_ASSETS")
+	}
+	if c.Assets == "" {
+		c.Assets = filepath.Join(mod, "bin", "control-plane")
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+	h, err := startHarness(harnessOptions{Assets: c.Assets, Binary: c.Binary, ModuleDir: mod, Lease: 15 * time.Second, Resync: c.Resync, Logf: c.Logf})
+	if err != nil {
+		return "", err
+	}
+	defer h.stop()
+	switch c.Mode {
+	case "memory":
+		base := c.BaseBinary
+		if base == "" {
+			c.Logf("building keyless from git archive HEAD")
+			if base, err = buildBase(mod, h.dir); err != nil {
+				return "", err
+			}
+		}
+		return runMemory(ctx, h, c, base)
+	case "scale":
+		return runScale(ctx, h, c)
+	}
+	return "", fmt.Errorf("unknown --mode %q: memory or scale", c.Mode)
+}
+
+// buildBase builds keyless from the committed tree (git archive HEAD into a
+// temporary folder), without touching the checkout's git state.
+func buildBase(mod, dir string) (string, error) {
+	src := filepath.Join(dir, "base-src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	cmd := exec.Command("sh", "-c", "git -C \"$1\" archive HEAD | tar -x -C \"$2\"", "sh", mod, src)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("git archive HEAD: %v\n%s", err, out)
+	}
+	bin := filepath.Join(dir, "keyless-base")
+	b := exec.Command("go", "build", "-o", bin, "./cmd/keyless")
+	b.Dir = src
+	if out, err := b.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the base keyless: %v\n%s", err, out)
+	}
+	_ = os.RemoveAll(src)
+	return bin, nil
+}
+
+func fmtMap(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func moduleDir() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		d = p
+	}
+}
