@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"os"
 	"os/exec"
@@ -85,17 +86,17 @@ func run(ctx context.Context, c config) (string, error) {
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
-	h, err := startHarness(harnessOptions{Assets: c.Assets, Binary: c.Binary, ModuleDir: mod, Lease: 15 * time.Second, Resync: c.Resync, Logf: c.Logf})
+	h, err := startHarness(th.Options{Assets: c.Assets, Binary: c.Binary, ModuleDir: mod, Lease: 15 * time.Second, Resync: c.Resync, Logf: c.Logf})
 	if err != nil {
 		return "", err
 	}
-	defer h.stop()
+	defer h.Stop()
 	switch c.Mode {
 	case "memory":
 		base := c.BaseBinary
 		if base == "" {
 			c.Logf("building keyless from git archive HEAD")
-			if base, err = buildBase(mod, h.dir); err != nil {
+			if base, err = buildBase(mod, h.Dir); err != nil {
 				return "", err
 			}
 		}

@@ -127,24 +127,24 @@ func runMemory(ctx context.Context, h *harness, c config, base string) (string, 
 	}
 	roles := 20
 	for i := range roles {
-		h.clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/mem-role-%d", devenv.AWSAccount, i))
+		h.Clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/mem-role-%d", devenv.AWSAccount, i))
 	}
 	p, err := h.serve("keyless-load", "", 0, c.Logs, "--aws-qps=200")
 	if err != nil {
 		return "", err
 	}
-	if err := p.waitReady(ctx, 90*time.Second); err != nil {
+	if err := p.WaitReady(ctx, 90*time.Second); err != nil {
 		return "", err
 	}
 	start := time.Now()
 	c.Logf("memory: creating %d ServiceAccounts and %d Deployments (%d connected) over %d namespaces",
 		c.ServiceAccounts, c.Deployments, c.Annotated, len(nss))
 	err = parallel(ctx, c.ServiceAccounts, 8, func(i int) error {
-		return h.k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: nss[i%len(nss)], Name: fmt.Sprintf("app-%05d", i),
+		return h.K8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: nss[i%len(nss)], Name: fmt.Sprintf("app-%05d", i),
 			Labels: map[string]string{"app.kubernetes.io/part-of": "shop"}}})
 	})
 	if err != nil {
-		p.kill()
+		p.Kill()
 		return "", err
 	}
 	var size atomic.Int64
@@ -154,7 +154,7 @@ func runMemory(ctx context.Context, h *harness, c config, base string) (string, 
 			ann = map[string]string{annotations.KeyAWSRole: fmt.Sprintf("mem-role-%d", i%roles)}
 		}
 		d := deployment(nss[i%len(nss)], fmt.Sprintf("app-%05d", i), fmt.Sprintf("app-%05d", i), ann)
-		if err := h.k8s.Create(ctx, d); err != nil {
+		if err := h.K8s.Create(ctx, d); err != nil {
 			return err
 		}
 		raw, _ := json.Marshal(d)
@@ -162,15 +162,15 @@ func runMemory(ctx context.Context, h *harness, c config, base string) (string, 
 		return nil
 	})
 	if err != nil {
-		p.kill()
+		p.Kill()
 		return "", err
 	}
 	c.Logf("memory: created in %s; waiting for the %d connections", time.Since(start).Round(time.Second), c.Annotated)
 	if _, err := waitReady(ctx, h, nss, c.Annotated, 5*time.Minute, c.Logf); err != nil {
-		p.kill()
+		p.Kill()
 		return "", err
 	}
-	p.kill()
+	p.Kill()
 
 	var samples []memSample
 	for _, v := range []struct{ name, bin string }{{"this tree (transform)", ""}, {"HEAD (managedFields stripped only)", base},
@@ -210,9 +210,9 @@ func measure(ctx context.Context, h *harness, c config, name, bin string) (memSa
 	if err != nil {
 		return s, err
 	}
-	defer p.kill()
+	defer p.Kill()
 	peak := func() {
-		rss, hwm := p.status()
+		rss, hwm := p.Status()
 		s.PeakRSS, s.FinalRSS, s.HWM = max(s.PeakRSS, rss), rss, max(s.HWM, hwm)
 	}
 	stop := make(chan struct{})
@@ -228,7 +228,7 @@ func measure(ctx context.Context, h *harness, c config, name, bin string) (memSa
 			}
 		}
 	}()
-	if err := p.waitReady(ctx, 2*time.Minute); err != nil {
+	if err := p.WaitReady(ctx, 2*time.Minute); err != nil {
 		close(stop)
 		<-done
 		return s, err
@@ -245,7 +245,7 @@ func makeNamespaces(ctx context.Context, h *harness, prefix string, n int) ([]st
 	var out []string
 	for i := range n {
 		name := fmt.Sprintf("%s-%d", prefix, i)
-		err := h.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"team": "shop"}}})
+		err := h.K8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"team": "shop"}}})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
@@ -261,7 +261,7 @@ func readyCounts(ctx context.Context, h *harness, nss []string) (map[string]int,
 	out := map[string]int{}
 	for _, ns := range nss {
 		var list corev1.ServiceAccountList
-		if err := h.k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		if err := h.K8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return nil, err
 		}
 		for _, sa := range list.Items {

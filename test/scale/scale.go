@@ -35,7 +35,7 @@ type sampler struct {
 }
 
 func (h *harness) callsByCloud() map[string]map[string]int {
-	return map[string]map[string]int{"aws": h.clouds.AWS.Calls(), "azure": h.clouds.Azure.Calls(), "gcp": h.clouds.GCP.Calls()}
+	return map[string]map[string]int{"aws": h.Clouds.AWS.Calls(), "azure": h.Clouds.Azure.Calls(), "gcp": h.Clouds.GCP.Calls()}
 }
 
 func total(m map[string]map[string]int) int {
@@ -64,8 +64,8 @@ func startSampler(h *harness, p func() *proc) *sampler {
 			for c, m := range all {
 				smp.calls[c] = sum(m)
 			}
-			if pr := p(); pr != nil && pr.alive() {
-				smp.rss, _ = pr.status()
+			if pr := p(); pr != nil && pr.Alive() {
+				smp.rss, _ = pr.Status()
 			}
 			s.mu.Lock()
 			s.samples = append(s.samples, smp)
@@ -155,24 +155,24 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 	// account, 20 per Azure identity (its limit of federated credentials).
 	roles := max(1, (conns["aws"]+49)/50)
 	for i := range roles {
-		h.clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/scale-%d", devenv.AWSAccount, i))
+		h.Clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/scale-%d", devenv.AWSAccount, i))
 	}
 	azure := max(1, (conns["azure"]+19)/20)
 	for i := range azure {
-		h.clouds.Azure.AddIdentity(devenv.AzureSubscription, scaleRG, fmt.Sprintf("az-%d", i), fmt.Sprintf("00000000-0000-4000-9000-%012x", i+1))
+		h.Clouds.Azure.AddIdentity(devenv.AzureSubscription, scaleRG, fmt.Sprintf("az-%d", i), fmt.Sprintf("00000000-0000-4000-9000-%012x", i+1))
 	}
 	gsas := max(1, (conns["gcp"]+49)/50)
 	for i := range gsas {
-		h.clouds.GCP.AddServiceAccount(fmt.Sprintf("scale-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject))
+		h.Clouds.GCP.AddServiceAccount(fmt.Sprintf("scale-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject))
 	}
 	nss, err := makeNamespaces(ctx, h, "scale", max(1, n/100))
 	if err != nil {
 		return "", err
 	}
 	f := fakecloud.Faults{Latency: c.Latency}
-	h.clouds.AWS.SetFaults(f)
-	h.clouds.Azure.SetFaults(f)
-	h.clouds.GCP.SetFaults(f)
+	h.Clouds.AWS.SetFaults(f)
+	h.Clouds.Azure.SetFaults(f)
+	h.Clouds.GCP.SetFaults(f)
 
 	qps := fmt.Sprint(c.QPS)
 	args := []string{"--aws-qps=" + qps, "--azure-qps=" + qps, "--gcp-qps=" + qps, fmt.Sprintf("--workers=%d", c.Workers)}
@@ -185,8 +185,8 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 	if p, err = h.serve("keyless-0", "", 0, c.Logs, args...); err != nil {
 		return "", err
 	}
-	defer func() { cur().kill() }()
-	if err := p.waitReady(ctx, 90*time.Second); err != nil {
+	defer func() { cur().Kill() }()
+	if err := p.WaitReady(ctx, 90*time.Second); err != nil {
 		return "", err
 	}
 	smp := startSampler(h, cur)
@@ -207,7 +207,7 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 		case "gcp":
 			a[annotations.KeyGCPServiceAccount] = fmt.Sprintf("scale-%d@%s.iam.gserviceaccount.com", (i/3)%gsas, devenv.GCPProject)
 		}
-		return h.k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
+		return h.K8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 			Namespace: nss[i%len(nss)], Name: fmt.Sprintf("sa-%05d", i), Annotations: a}})
 	})
 	if err != nil {
@@ -249,7 +249,7 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 	for _, x := range smp.between(start, ready) {
 		res.PeakRSS = max(res.PeakRSS, x.rss)
 	}
-	if _, hwm := p.status(); hwm > res.PeakRSS {
+	if _, hwm := p.Status(); hwm > res.PeakRSS {
 		res.PeakRSS = hwm
 	}
 	c.Logf("scale: all Ready after %s", res.AllReady.Round(time.Millisecond))
@@ -291,7 +291,7 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 			res.ResyncCalls[cl] = d
 			res.ResyncMid[cl], res.ResyncMean[cl] = rate(smp.between(first.Add(-time.Second), lastCall), cl)
 		}
-		_, res.ResyncPeakRSS = p.status()
+		_, res.ResyncPeakRSS = p.Status()
 	}
 	return res.format(c), res.check(c)
 }

@@ -67,13 +67,13 @@ func (r *report) String() string {
 // cloudObjects lists what the simulators hold.
 func (h *harness) cloudObjects() []object {
 	var out []object
-	for _, a := range h.clouds.AWS.Associations() {
+	for _, a := range h.Clouds.AWS.Associations() {
 		if a.ClusterName == devenv.ClusterName {
 			out = append(out, object{"aws", a.Namespace, a.ServiceAccount, a.RoleARN})
 		}
 	}
-	for _, id := range h.clouds.Azure.Identities() {
-		for _, c := range h.clouds.Azure.Credentials(id.SubscriptionID, id.ResourceGroup, id.Name) {
+	for _, id := range h.Clouds.Azure.Identities() {
+		for _, c := range h.Clouds.Azure.Credentials(id.SubscriptionID, id.ResourceGroup, id.Name) {
 			rest, ok := strings.CutPrefix(c.Subject, "system:serviceaccount:")
 			ns, sa, _ := strings.Cut(rest, ":")
 			if !ok {
@@ -82,8 +82,8 @@ func (h *harness) cloudObjects() []object {
 			out = append(out, object{"azure", ns, sa, strings.ToLower(id.ResourceGroup + "/" + id.Name)})
 		}
 	}
-	for _, email := range h.clouds.GCP.ServiceAccounts() {
-		p, _ := h.clouds.GCP.Policy(email)
+	for _, email := range h.Clouds.GCP.ServiceAccounts() {
+		p, _ := h.Clouds.GCP.Policy(email)
 		for _, b := range p.Bindings {
 			if b.Role != wiuRole {
 				continue
@@ -130,7 +130,7 @@ func (h *harness) compare(ctx context.Context, namespaces []string) (*report, er
 	for _, ns := range namespaces {
 		inScope[ns] = true
 		var list corev1.ServiceAccountList
-		if err := h.k8s.List(ctx, &list, clientInNamespace(ns)); err != nil {
+		if err := h.K8s.List(ctx, &list, clientInNamespace(ns)); err != nil {
 			return nil, err
 		}
 		for i := range list.Items {

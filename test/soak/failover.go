@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"sync"
 	"time"
@@ -39,7 +40,7 @@ type failoverResult struct {
 
 func (h *harness) holder(ctx context.Context) (string, error) {
 	var l coordinationv1.Lease
-	err := h.k8s.Get(ctx, types.NamespacedName{Namespace: "default", Name: config.DefaultLeaderElectionID}, &l)
+	err := h.K8s.Get(ctx, types.NamespacedName{Namespace: "default", Name: config.DefaultLeaderElectionID}, &l)
 	if err != nil || l.Spec.HolderIdentity == nil {
 		return "", err
 	}
@@ -50,7 +51,7 @@ func (h *harness) holder(ctx context.Context) (string, error) {
 // measures how long until the other one leads.
 func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Writer) (*failoverResult, error) {
 	start := time.Now()
-	res := &failoverResult{Bound: h.lease + h.lease*2/3}
+	res := &failoverResult{Bound: h.Lease + h.Lease*2/3}
 	nss, err := makeNamespaces(ctx, h, "failover", 1)
 	if err != nil {
 		return nil, err
@@ -59,15 +60,15 @@ func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Wri
 	// One identity per connection, so that each object takes exactly one
 	// write when nothing is retried twice.
 	for i := range o.Connections {
-		h.clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/fo-%d", devenv.AWSAccount, i))
-		h.clouds.Azure.AddIdentity(devenv.AzureSubscription, soakRG, fmt.Sprintf("fo-%d", i), "")
-		h.clouds.GCP.AddServiceAccount(fmt.Sprintf("failover-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject))
+		h.Clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/fo-%d", devenv.AWSAccount, i))
+		h.Clouds.Azure.AddIdentity(devenv.AzureSubscription, soakRG, fmt.Sprintf("fo-%d", i), "")
+		h.Clouds.GCP.AddServiceAccount(fmt.Sprintf("failover-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject))
 	}
 	// Latency only: a burst that is still in flight when the leader dies.
 	f := fakecloud.Faults{Latency: 50 * time.Millisecond}
-	h.clouds.AWS.SetFaults(f)
-	h.clouds.Azure.SetFaults(f)
-	h.clouds.GCP.SetFaults(f)
+	h.Clouds.AWS.SetFaults(f)
+	h.Clouds.Azure.SetFaults(f)
+	h.Clouds.GCP.SetFaults(f)
 	defer setFaults(h, false)
 	before := calls(h)
 
@@ -78,21 +79,21 @@ func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Wri
 	procs := []*proc{a}
 	defer func() {
 		for _, p := range procs {
-			if p.alive() {
-				p.kill()
+			if p.Alive() {
+				p.Kill()
 			}
 		}
 	}()
-	if err := a.waitReady(ctx, 90*time.Second); err != nil {
+	if err := a.WaitReady(ctx, 90*time.Second); err != nil {
 		return nil, err
 	}
-	for a.acquired().IsZero() {
+	for a.Acquired().IsZero() {
 		if time.Since(start) > 60*time.Second {
 			return nil, fmt.Errorf("keyless-a never acquired the lease")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	port, err := freePort()
+	port, err := th.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +102,10 @@ func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Wri
 		return nil, err
 	}
 	procs = append(procs, b)
-	if err := b.waitReady(ctx, 90*time.Second); err != nil {
+	if err := b.WaitReady(ctx, 90*time.Second); err != nil {
 		return nil, err
 	}
-	if !b.acquired().IsZero() {
+	if !b.Acquired().IsZero() {
 		return nil, fmt.Errorf("keyless-b acquired the lease while keyless-a held it")
 	}
 	if res.OldHolder, err = h.holder(ctx); err != nil {
@@ -124,7 +125,7 @@ func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Wri
 				annotations.KeyAzureResourceGroup: soakRG,
 				annotations.KeyGCPServiceAccount:  fmt.Sprintf("failover-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject),
 			}}}
-			errc <- retry(ctx, func() error { return h.k8s.Create(ctx, sa) })
+			errc <- retry(ctx, func() error { return h.K8s.Create(ctx, sa) })
 		}()
 	}
 	wg.Wait()
@@ -142,13 +143,13 @@ func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Wri
 		}
 	}
 	leader, follower := a, b
-	if !b.acquired().IsZero() {
+	if !b.Acquired().IsZero() {
 		leader, follower = b, a
 	}
-	res.Killed = leader.name
-	leader.kill()
+	res.Killed = leader.Name
+	leader.Kill()
 	killedAt := time.Now()
-	h.logf("failover: kill -9 %s (holder %s) with %d of %d objects made", leader.name, res.OldHolder, res.ObjectsAtKill, want)
+	h.Logf("failover: kill -9 %s (holder %s) with %d of %d objects made", leader.Name, res.OldHolder, res.ObjectsAtKill, want)
 	for {
 		hold, err := h.holder(ctx)
 		if err == nil && hold != "" && hold != res.OldHolder {
@@ -160,11 +161,11 @@ func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Wri
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if follower.acquired().IsZero() {
+	if follower.Acquired().IsZero() {
 		// The log line comes a moment after the Lease update.
 		time.Sleep(time.Second)
 	}
-	h.logf("failover: %s leads after %s (bound %s), acquired-log=%v", res.NewHolder, res.Takeover.Round(time.Millisecond), res.Bound, !follower.acquired().IsZero())
+	h.Logf("failover: %s leads after %s (bound %s), acquired-log=%v", res.NewHolder, res.Takeover.Round(time.Millisecond), res.Bound, !follower.Acquired().IsZero())
 	// The killed replica comes back (it served envtest's webhook port, which
 	// the new leader's status patches go through) as a follower.
 	if leader == a {
@@ -173,7 +174,7 @@ func runFailover(ctx context.Context, h *harness, o failoverOptions, logs io.Wri
 			return nil, err
 		}
 		procs = append(procs, a2)
-		if err := a2.waitReady(ctx, 90*time.Second); err != nil {
+		if err := a2.WaitReady(ctx, 90*time.Second); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"net/http"
 	"os"
@@ -34,8 +35,8 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	defer p.kill()
-	if err := p.waitReady(ctx, 90*time.Second); err != nil {
+	defer p.Kill()
+	if err := p.WaitReady(ctx, 90*time.Second); err != nil {
 		return "", err
 	}
 	nss, err := makeNamespaces(ctx, h, "inputs", 1)
@@ -44,9 +45,9 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 	}
 	ns := nss[0]
 	gsa := "inputs-denied@" + devenv.GCPProject + ".iam.gserviceaccount.com"
-	h.clouds.GCP.AddServiceAccount(gsa)
-	h.clouds.GCP.Deny(gsa, true)
-	h.clouds.AWS.AddRole("arn:aws:iam::" + devenv.AWSAccount + ":role/inputs-role")
+	h.Clouds.GCP.AddServiceAccount(gsa)
+	h.Clouds.GCP.Deny(gsa, true)
+	h.Clouds.AWS.AddRole("arn:aws:iam::" + devenv.AWSAccount + ":role/inputs-role")
 
 	i := 0
 	try := func(what string, ann map[string]string) {
@@ -56,7 +57,7 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 		for k, v := range ann {
 			kv = append(kv, k+": "+v)
 		}
-		err := h.k8s.Create(ctx, sa)
+		err := h.K8s.Create(ctx, sa)
 		msg := "(accepted)"
 		if err != nil {
 			msg = err.Error()
@@ -74,13 +75,13 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 	// Status messages: an unconfigured cloud, and a 403 from IAM.
 	status := func(what, name string, ann map[string]string, key string) {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: ann}}
-		if err := h.k8s.Create(ctx, sa); err != nil {
+		if err := h.K8s.Create(ctx, sa); err != nil {
 			row(what, name, "create: "+err.Error())
 			return
 		}
 		var raw string
 		for t0 := time.Now(); time.Since(t0) < 30*time.Second; time.Sleep(200 * time.Millisecond) {
-			_ = h.k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, sa)
+			_ = h.K8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, sa)
 			if raw = sa.Annotations[key]; raw != "" && !strings.Contains(raw, `"Pending"`) {
 				break
 			}
@@ -96,7 +97,7 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 	status("GCP 403 (simulator Deny)", "gcp-denied", map[string]string{annotations.KeyGCPServiceAccount: gsa}, annotations.KeyStatusGCP)
 
 	// Garbage to the webhook.
-	w := h.env.WebhookInstallOptions
+	w := h.Env.WebhookInstallOptions
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback test server
 	for _, body := range []struct{ ct, body string }{
 		{"application/json", "garbage"},
@@ -122,12 +123,12 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 		"unknown field":    "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules: []\n  rulez: []\n",
 	}
 	for _, name := range []string{"wrong apiVersion", "bad mode", "unknown field"} {
-		f := filepath.Join(h.dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		f := filepath.Join(h.Dir, strings.ReplaceAll(name, " ", "-")+".yaml")
 		_ = os.WriteFile(f, []byte(bad[name]), 0o600)
-		port, _ := freePort()
-		health, _ := freeAddr()
+		port, _ := th.FreePort()
+		health, _ := th.FreeAddr()
 		row("policy file: "+name, strings.ReplaceAll(bad[name], "\n", "⏎"), h.startError(
-			"serve", "--kubeconfig="+h.kubeconfig, "--cert-dir="+w.LocalServingCertDir, fmt.Sprintf("--webhook-port=%d", port),
+			"serve", "--kubeconfig="+h.Kubeconfig, "--cert-dir="+w.LocalServingCertDir, fmt.Sprintf("--webhook-port=%d", port),
 			"--metrics-bind-address=0", "--health-probe-bind-address="+health, "--leader-election-namespace=default", "--policy-file="+f))
 	}
 	row("flags", "keyless serve --webhook-port=0 --tls-min-version=1.1", h.startError("serve", "--webhook-port=0", "--tls-min-version=1.1"))
@@ -138,7 +139,7 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 func (h *harness) startError(args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, h.bin, args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, h.Bin, args...).CombinedOutput()
 	if ctx.Err() != nil {
 		return "(still running after 20s) " + lastLines(string(out), 3)
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"os"
 	"path/filepath"
@@ -89,11 +90,11 @@ func run(ctx context.Context, c runConfig, logs io.Writer, logf func(string, ...
 	if c.Assets == "" {
 		c.Assets = filepath.Join(mod, "bin", "control-plane")
 	}
-	h, err := startHarness(harnessOptions{Assets: c.Assets, Binary: c.Binary, ModuleDir: mod, Lease: c.Lease, Resync: c.Resync, Logf: logf})
+	h, err := startHarness(th.Options{Assets: c.Assets, Binary: c.Binary, ModuleDir: mod, Lease: c.Lease, Resync: c.Resync, Logf: logf})
 	if err != nil {
 		return "", err
 	}
-	defer h.stop()
+	defer h.Stop()
 	var b strings.Builder
 	switch c.Mode {
 	case "soak":

@@ -53,16 +53,16 @@ func seedPools(h *harness, n int) pools {
 	var p pools
 	for i := range max(3, n/50) {
 		p.roles = append(p.roles, fmt.Sprintf("role-%d", i))
-		h.clouds.AWS.AddRole("arn:aws:iam::" + devenv.AWSAccount + ":role/" + p.roles[i])
+		h.Clouds.AWS.AddRole("arn:aws:iam::" + devenv.AWSAccount + ":role/" + p.roles[i])
 	}
 	// Azure allows 20 credentials per identity: about 4 ServiceAccounts each.
 	for i := range max(3, n/8) {
 		p.azure = append(p.azure, fmt.Sprintf("az-%d", i))
-		h.clouds.Azure.AddIdentity(devenv.AzureSubscription, soakRG, p.azure[i], fmt.Sprintf("00000000-0000-4000-9000-%012x", i+1))
+		h.Clouds.Azure.AddIdentity(devenv.AzureSubscription, soakRG, p.azure[i], fmt.Sprintf("00000000-0000-4000-9000-%012x", i+1))
 	}
 	for i := range max(3, n/25) {
 		p.gsas = append(p.gsas, fmt.Sprintf("soak-gsa-%d@%s.iam.gserviceaccount.com", i, devenv.GCPProject))
-		h.clouds.GCP.AddServiceAccount(p.gsas[i])
+		h.Clouds.GCP.AddServiceAccount(p.gsas[i])
 	}
 	return p
 }
@@ -129,7 +129,7 @@ func (s *soaker) create(ctx context.Context) error {
 	name := fmt.Sprintf("sa-%05d", s.seq.Add(1))
 	err := retry(ctx, func() error {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: s.connectionAnnotations()}}
-		err := s.h.k8s.Create(ctx, sa)
+		err := s.h.K8s.Create(ctx, sa)
 		if apierrors.IsAlreadyExists(err) {
 			return nil
 		}
@@ -159,7 +159,7 @@ func (s *soaker) patch(ctx context.Context, key types.NamespacedName, ann map[st
 	body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
 	return retry(ctx, func() error {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-		return s.h.k8s.Patch(ctx, sa, client.RawPatch(types.MergePatchType, body))
+		return s.h.K8s.Patch(ctx, sa, client.RawPatch(types.MergePatchType, body))
 	})
 }
 
@@ -177,7 +177,7 @@ func (s *soaker) churn(ctx context.Context) error {
 		return s.create(ctx)
 	}
 	var sa corev1.ServiceAccount
-	if err := s.h.k8s.Get(ctx, key, &sa); err != nil {
+	if err := s.h.K8s.Get(ctx, key, &sa); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -193,7 +193,7 @@ func (s *soaker) churn(ctx context.Context) error {
 		s.live = slices.DeleteFunc(s.live, func(k types.NamespacedName) bool { return k == key })
 		s.mu.Unlock()
 		s.count("delete-serviceaccount")
-		return client.IgnoreNotFound(s.h.k8s.Delete(ctx, &sa))
+		return client.IgnoreNotFound(s.h.K8s.Delete(ctx, &sa))
 	case r < 45: // remove one connection annotation
 		var have []string
 		for _, k := range []string{annotations.KeyAWSRole, annotations.KeyAzureIdentity, annotations.KeyGCPServiceAccount} {
@@ -246,23 +246,23 @@ func (s *soaker) churn(ctx context.Context) error {
 
 func setFaults(h *harness, on bool) {
 	if !on {
-		h.clouds.AWS.SetFaults(fakecloud.Faults{})
-		h.clouds.Azure.SetFaults(fakecloud.Faults{})
-		h.clouds.GCP.SetFaults(fakecloud.Faults{})
+		h.Clouds.AWS.SetFaults(fakecloud.Faults{})
+		h.Clouds.Azure.SetFaults(fakecloud.Faults{})
+		h.Clouds.GCP.SetFaults(fakecloud.Faults{})
 		return
 	}
 	f := fakecloud.Faults{Throttle: 0.2, ServerError: 0.05, Latency: 3 * time.Millisecond}
-	h.clouds.AWS.SetFaults(f)
-	h.clouds.Azure.SetFaults(f)
+	h.Clouds.AWS.SetFaults(f)
+	h.Clouds.Azure.SetFaults(f)
 	f.Conflict = 0.3
-	h.clouds.GCP.SetFaults(f)
+	h.Clouds.GCP.SetFaults(f)
 }
 
 func makeNamespaces(ctx context.Context, h *harness, prefix string, n int) ([]string, error) {
 	var out []string
 	for i := range n {
 		name := fmt.Sprintf("%s-%d", prefix, i)
-		err := h.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		err := h.K8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
@@ -286,17 +286,17 @@ func runSoak(ctx context.Context, h *harness, o soakOptions, logs io.Writer) (*s
 	if err != nil {
 		return nil, err
 	}
-	if err := p.waitReady(ctx, 90*time.Second); err != nil {
+	if err := p.WaitReady(ctx, 90*time.Second); err != nil {
 		return nil, err
 	}
 	var procMu sync.Mutex
 	defer func() {
 		procMu.Lock()
-		p.kill()
+		p.Kill()
 		procMu.Unlock()
 	}()
 	setFaults(h, true)
-	h.logf("soak: %d connections over %d namespaces, %d kills; faults on", o.Connections, len(nss), o.Kills)
+	h.Logf("soak: %d connections over %d namespaces, %d kills; faults on", o.Connections, len(nss), o.Kills)
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 16)
@@ -326,9 +326,9 @@ func runSoak(ctx context.Context, h *harness, o soakOptions, logs io.Writer) (*s
 				return
 			}
 			procMu.Lock()
-			p.kill()
+			p.Kill()
 			res.Kills++
-			h.logf("soak: kill -9 #%d after %s", i+1, d.Round(time.Millisecond))
+			h.Logf("soak: kill -9 #%d after %s", i+1, d.Round(time.Millisecond))
 			np, err := h.serve(fmt.Sprintf("keyless-%d", i+1), 0, logs)
 			if err != nil {
 				procMu.Unlock()
@@ -337,7 +337,7 @@ func runSoak(ctx context.Context, h *harness, o soakOptions, logs io.Writer) (*s
 			}
 			p = np
 			procMu.Unlock()
-			if err := np.waitReady(ctx, 90*time.Second); err != nil {
+			if err := np.WaitReady(ctx, 90*time.Second); err != nil {
 				errc <- err
 				return
 			}
@@ -355,12 +355,12 @@ func runSoak(ctx context.Context, h *harness, o soakOptions, logs io.Writer) (*s
 			case <-time.After(o.ChurnInterval):
 			}
 			if err := s.churn(ctx); err != nil {
-				h.logf("soak: churn: %v", err)
+				h.Logf("soak: churn: %v", err)
 			}
 		}
 	}()
 	wg.Wait()
-	h.logf("soak: %d initial connections created after %s", o.Connections, time.Since(start).Round(time.Second))
+	h.Logf("soak: %d initial connections created after %s", o.Connections, time.Since(start).Round(time.Second))
 	select {
 	case <-killsDone:
 	case err := <-errc:
@@ -378,7 +378,7 @@ func runSoak(ctx context.Context, h *harness, o soakOptions, logs io.Writer) (*s
 
 	setFaults(h, false)
 	cleared := time.Now()
-	h.logf("soak: churn stopped, faults cleared after %s; waiting up to %s for convergence", cleared.Sub(start).Round(time.Second), o.Converge)
+	h.Logf("soak: churn stopped, faults cleared after %s; waiting up to %s for convergence", cleared.Sub(start).Round(time.Second), o.Converge)
 	res.Report, err = converge(ctx, h, nss, o.Converge)
 	if err != nil {
 		return nil, err
@@ -386,8 +386,8 @@ func runSoak(ctx context.Context, h *harness, o soakOptions, logs io.Writer) (*s
 	res.Converged = time.Since(cleared)
 	res.Elapsed = time.Since(start)
 	res.Calls = calls(h)
-	if !p.alive() {
-		return res, fmt.Errorf("keyless exited on its own: %v", p.cmd.ProcessState)
+	if !p.Alive() {
+		return res, fmt.Errorf("keyless exited on its own: %v", p.Cmd.ProcessState)
 	}
 	return res, nil
 }
@@ -406,7 +406,7 @@ func converge(ctx context.Context, h *harness, nss []string, limit time.Duration
 			return r, nil
 		}
 		if time.Since(last) > 15*time.Second {
-			h.logf("converging: missing=%d orphans=%d duplicates=%d wrong-identity=%d not-ready=%d stuck-deleting=%d",
+			h.Logf("converging: missing=%d orphans=%d duplicates=%d wrong-identity=%d not-ready=%d stuck-deleting=%d",
 				r.Missing, r.Orphans, r.Duplicates, r.WrongIdentity, r.NotReady, r.StuckDeleting)
 			last = time.Now()
 		}
@@ -415,5 +415,5 @@ func converge(ctx context.Context, h *harness, nss []string, limit time.Duration
 }
 
 func calls(h *harness) map[string]map[string]int {
-	return map[string]map[string]int{"aws": h.clouds.AWS.Calls(), "azure": h.clouds.Azure.Calls(), "gcp": h.clouds.GCP.Calls()}
+	return map[string]map[string]int{"aws": h.Clouds.AWS.Calls(), "azure": h.Clouds.Azure.Calls(), "gcp": h.Clouds.GCP.Calls()}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"os"
 	"testing"
@@ -20,7 +21,7 @@ func TestSoakAndFailover(t *testing.T) {
 	}
 	// Build keyless once for both runs.
 	dir := t.TempDir()
-	bin, err := buildKeyless(mod, dir)
+	bin, err := th.BuildKeyless(mod, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

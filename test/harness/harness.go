@@ -1,0 +1,327 @@
+// Package harness runs Keyless as a child process against a local control
+// plane (envtest) and the cloud simulators, for the soak and scale commands.
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/keyless-dev/keyless/pkg/devenv"
+)
+
+// AllowAll is a ConnectionPolicy that allows every identity.
+const AllowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules: []\n"
+
+// Harness is a control plane, the simulators and what a keyless child
+// process needs to run against them.
+type Harness struct {
+	Env        *envtest.Environment
+	Rest       *rest.Config
+	K8s        client.Client
+	Clouds     *devenv.Clouds
+	Dir        string
+	Kubeconfig string
+	Policy     string
+	Bin        string
+	Lease      time.Duration
+	Resync     time.Duration
+	Logf       func(string, ...any)
+}
+
+// Options configure Start.
+type Options struct {
+	Name      string // names the temporary folder and the kubeconfig user
+	Assets    string // etcd and kube-apiserver
+	Binary    string // a prebuilt keyless binary; empty builds one
+	ModuleDir string // where `go build ./cmd/keyless` runs
+	Lease     time.Duration
+	Resync    time.Duration
+	Logf      func(string, ...any)
+}
+
+// Start starts the control plane and the simulators, and builds keyless
+// unless o.Binary names one.
+func Start(o Options) (_ *Harness, err error) {
+	h := &Harness{Lease: o.Lease, Resync: o.Resync, Logf: o.Logf}
+	if h.Dir, err = os.MkdirTemp("", "keyless-"+o.Name+"-"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			h.Stop()
+		}
+	}()
+	h.Bin = o.Binary
+	if h.Bin == "" {
+		h.Logf("building keyless")
+		if h.Bin, err = BuildKeyless(o.ModuleDir, h.Dir); err != nil {
+			return nil, err
+		}
+	}
+	wh, err := devenv.WebhookConfiguration()
+	if err != nil {
+		return nil, err
+	}
+	// envtest joins host:port and the path with a "/" of its own.
+	for i := range wh.Webhooks {
+		if s := wh.Webhooks[i].ClientConfig.Service; s != nil && s.Path != nil {
+			p := strings.TrimPrefix(*s.Path, "/")
+			s.Path = &p
+		}
+	}
+	h.Env = &envtest.Environment{
+		BinaryAssetsDirectory: o.Assets,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{wh},
+		},
+	}
+	if h.Rest, err = h.Env.Start(); err != nil {
+		h.Env = nil
+		return nil, fmt.Errorf("starting envtest (assets %s): %w", o.Assets, err)
+	}
+	h.Rest.QPS, h.Rest.Burst = 200, 400
+	if h.K8s, err = client.New(h.Rest, client.Options{}); err != nil {
+		return nil, err
+	}
+	if h.Clouds, err = devenv.StartClouds(); err != nil {
+		return nil, err
+	}
+	user, err := h.Env.AddUser(envtest.User{Name: "keyless-" + o.Name, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := user.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	h.Kubeconfig = filepath.Join(h.Dir, "kubeconfig")
+	if err := os.WriteFile(h.Kubeconfig, raw, 0o600); err != nil {
+		return nil, err
+	}
+	h.Policy = filepath.Join(h.Dir, "policy.yaml")
+	if err := os.WriteFile(h.Policy, []byte(AllowAll), 0o600); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Stop stops everything and removes the temporary folder.
+func (h *Harness) Stop() {
+	if h.Clouds != nil {
+		h.Clouds.Close()
+	}
+	if h.Env != nil {
+		_ = h.Env.Stop()
+	}
+	if h.Dir != "" && os.Getenv("KEYLESS_HARNESS_KEEP") == "" {
+		_ = os.RemoveAll(h.Dir)
+	}
+}
+
+// BuildKeyless runs go build -o DIR/keyless ./cmd/keyless in the module.
+func BuildKeyless(moduleDir, dir string) (string, error) {
+	bin := filepath.Join(dir, "keyless")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/keyless")
+	cmd.Dir = moduleDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/keyless: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Proc is one `keyless serve` child process.
+type Proc struct {
+	Name   string
+	Cmd    *exec.Cmd
+	health string
+	done   chan struct{}
+	logMu  sync.Mutex
+	log    []string // lines of interest
+	acqAt  time.Time
+	logOut io.Writer
+}
+
+// Serve starts `keyless serve` on webhookPort (0: envtest's port) with the
+// binary bin (empty: the harness's). Flags named in drop ("--aws-region")
+// are left out; extra flags come last and so win.
+func (h *Harness) Serve(name, bin string, webhookPort int, logOut io.Writer, drop []string, extra ...string) (*Proc, error) {
+	health, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	w := h.Env.WebhookInstallOptions
+	if webhookPort == 0 {
+		webhookPort = w.LocalServingPort
+	}
+	c := h.Clouds
+	args := []string{"serve",
+		"--kubeconfig=" + h.Kubeconfig,
+		"--cert-dir=" + w.LocalServingCertDir,
+		"--webhook-host=" + w.LocalServingHost,
+		"--webhook-port=" + strconv.Itoa(webhookPort),
+		"--leader-elect",
+		"--leader-election-namespace=default",
+		"--leader-election-lease-duration=" + h.Lease.String(),
+		"--cluster-name=" + devenv.ClusterName,
+		"--cloud-credentials=anonymous",
+		"--aws-region=" + devenv.AWSRegion, "--aws-endpoint=" + c.AWSURL,
+		"--azure-subscription-id=" + devenv.AzureSubscription, "--azure-tenant-id=" + devenv.AzureTenant,
+		"--azure-oidc-issuer-url=" + devenv.AzureIssuer, "--azure-endpoint=" + c.AzureURL,
+		"--gcp-workload-pool=" + devenv.GCPProject + ".svc.id.goog", "--gcp-endpoint=" + c.GCPURL,
+		"--aws-qps=100", "--azure-qps=100", "--gcp-qps=100",
+		"--resync-period=" + h.Resync.String(),
+		"--policy-file=" + h.Policy,
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=" + health,
+	}
+	args = slices.DeleteFunc(args, func(a string) bool {
+		k, _, _ := strings.Cut(a, "=")
+		return slices.Contains(drop, k)
+	})
+	args = append(args, extra...)
+	if bin == "" {
+		bin = h.Bin
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "POD_NAME="+name)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = cmd.Stderr
+	p := &Proc{Name: name, Cmd: cmd, health: health, done: make(chan struct{}), logOut: logOut}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if p.logOut != nil {
+				fmt.Fprintf(p.logOut, "[%s] %s\n", name, line)
+			}
+			if strings.Contains(strings.ToLower(line), "successfully acquired lease") {
+				p.logMu.Lock()
+				p.acqAt = time.Now()
+				p.logMu.Unlock()
+			}
+			if strings.Contains(line, "\"level\":\"error\"") || strings.Contains(line, "panic") || strings.Contains(strings.ToLower(line), "acquired lease") {
+				p.logMu.Lock()
+				if len(p.log) < 2000 {
+					p.log = append(p.log, line)
+				}
+				p.logMu.Unlock()
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// acquired returns when the process logged that it acquired the lease (zero if not).
+func (p *Proc) Acquired() time.Time {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	return p.acqAt
+}
+
+func (p *Proc) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-p.done:
+			return fmt.Errorf("keyless %s exited while starting (%v)", p.Name, p.Cmd.ProcessState)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		resp, err := http.Get("http://" + p.health + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("keyless %s not ready within %s", p.Name, timeout)
+		}
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() {
+	_ = p.Cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *Proc) Alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func FreeAddr() (string, error) {
+	port, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), nil
+}
+
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Status reads /proc/PID/status fields in KiB (VmRSS, VmHWM).
+func (p *Proc) Status() (rss, hwm int64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n
+		case "VmHWM":
+			hwm = n
+		}
+	}
+	return rss, hwm
+}
