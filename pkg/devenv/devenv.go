@@ -63,22 +63,31 @@ func WebhookConfiguration() (*admissionregistrationv1.MutatingWebhookConfigurati
 	return wh, nil
 }
 
+// EnvtestWebhookConfiguration is WebhookConfiguration made ready for
+// envtest, which joins host:port and the path with a "/" of its own.
+func EnvtestWebhookConfiguration() (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
+	wh, err := WebhookConfiguration()
+	if err != nil {
+		return nil, err
+	}
+	for i := range wh.Webhooks {
+		if s := wh.Webhooks[i].ClientConfig.Service; s != nil && s.Path != nil {
+			p := strings.TrimPrefix(*s.Path, "/")
+			s.Path = &p
+		}
+	}
+	return wh, nil
+}
+
 // Start starts the control plane and Keyless, and returns once the webhook
 // answers and the caches have synced.
 func Start(ctx context.Context, opts Options) (*Environment, error) {
 	if err := checkAssets(opts.AssetsDir); err != nil {
 		return nil, err
 	}
-	wh, err := WebhookConfiguration()
+	wh, err := EnvtestWebhookConfiguration()
 	if err != nil {
 		return nil, err
-	}
-	// envtest joins host:port and the path with a "/" of its own.
-	for i := range wh.Webhooks {
-		if s := wh.Webhooks[i].ClientConfig.Service; s != nil && s.Path != nil {
-			p := strings.TrimPrefix(*s.Path, "/")
-			s.Path = &p
-		}
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: opts.AssetsDir,

@@ -76,16 +76,9 @@ func Start(o Options) (_ *Harness, err error) {
 			return nil, err
 		}
 	}
-	wh, err := devenv.WebhookConfiguration()
+	wh, err := devenv.EnvtestWebhookConfiguration()
 	if err != nil {
 		return nil, err
-	}
-	// envtest joins host:port and the path with a "/" of its own.
-	for i := range wh.Webhooks {
-		if s := wh.Webhooks[i].ClientConfig.Service; s != nil && s.Path != nil {
-			p := strings.TrimPrefix(*s.Path, "/")
-			s.Path = &p
-		}
 	}
 	h.Env = &envtest.Environment{
 		BinaryAssetsDirectory: o.Assets,
