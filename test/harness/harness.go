@@ -5,8 +5,10 @@ package harness
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -317,4 +319,31 @@ func (p *Proc) Status() (rss, hwm int64) {
 		}
 	}
 	return rss, hwm
+}
+
+// FormatCounts prints counts as "a=1 b=2", sorted by name.
+func FormatCounts(m map[string]int) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// ModuleDir finds the module root above the working directory.
+func ModuleDir() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		d = p
+	}
 }

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	th "github.com/keyless-dev/keyless/test/harness"
@@ -20,8 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -73,7 +70,7 @@ type config struct {
 }
 
 func run(ctx context.Context, c config) (string, error) {
-	mod, err := moduleDir()
+	mod, err := th.ModuleDir()
 	if err != nil {
 		return "", err
 	}
@@ -126,34 +123,4 @@ func buildBase(mod, dir string) (string, error) {
 	}
 	_ = os.RemoveAll(src)
 	return bin, nil
-}
-
-func fmtMap(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-	}
-	return strings.Join(parts, " ")
-}
-
-func moduleDir() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		d = p
-	}
 }

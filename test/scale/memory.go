@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	th "github.com/keyless-dev/keyless/test/harness"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,10 +292,10 @@ func waitReady(ctx context.Context, h *harness, nss []string, want int, timeout 
 			return got, nil
 		}
 		if time.Now().After(deadline) {
-			return got, fmt.Errorf("%w: %d of %d after %s (%s)", errNotReady, total, want, timeout, fmtMap(got))
+			return got, fmt.Errorf("%w: %d of %d after %s (%s)", errNotReady, total, want, timeout, th.FormatCounts(got))
 		}
 		if time.Since(last) > 15*time.Second {
-			logf("ready: %d of %d (%s)", total, want, fmtMap(got))
+			logf("ready: %d of %d (%s)", total, want, th.FormatCounts(got))
 			last = time.Now()
 		}
 		time.Sleep(time.Second)

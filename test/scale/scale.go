@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	th "github.com/keyless-dev/keyless/test/harness"
 	"strings"
 	"sync"
 	"time"
@@ -194,7 +195,7 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 
 	res := &scaleResult{Conns: conns, ReadyAt: map[string]time.Duration{}}
 	c.Logf("scale: creating %d connected ServiceAccounts (%s) over %d namespaces; latency %s, qps %s per cloud, %d workers",
-		n, fmtMap(conns), len(nss), c.Latency, qps, c.Workers)
+		n, th.FormatCounts(conns), len(nss), c.Latency, qps, c.Workers)
 	start := time.Now()
 	err = parallel(ctx, n, 8, func(i int) error {
 		a := map[string]string{}
@@ -231,10 +232,10 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w: %s of %s after %s", errNotReady, fmtMap(got), fmtMap(conns), c.Timeout)
+			return "", fmt.Errorf("%w: %s of %s after %s", errNotReady, th.FormatCounts(got), th.FormatCounts(conns), c.Timeout)
 		}
 		if time.Since(lastLog) > 15*time.Second {
-			c.Logf("scale: ready %s of %s", fmtMap(got), fmtMap(conns))
+			c.Logf("scale: ready %s of %s", th.FormatCounts(got), th.FormatCounts(conns))
 			lastLog = time.Now()
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -299,7 +300,7 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 func (r *scaleResult) format(c config) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "scale: connections=%d (%s) latency=%s qps=%v/cloud workers=%d kube-api-qps=%s\n",
-		c.Connections, fmtMap(r.Conns), c.Latency, c.QPS, c.Workers, map[bool]string{true: "default", false: c.KubeQPS}[c.KubeQPS == ""])
+		c.Connections, th.FormatCounts(r.Conns), c.Latency, c.QPS, c.Workers, map[bool]string{true: "default", false: c.KubeQPS}[c.KubeQPS == ""])
 	fmt.Fprintf(&b, "created in %s; all Ready %s after the first create (aws %s, azure %s, gcp %s); peak VmRSS/VmHWM %.1f MiB\n",
 		r.Created.Round(time.Millisecond), r.AllReady.Round(time.Millisecond),
 		r.ReadyAt["aws"].Round(time.Millisecond), r.ReadyAt["azure"].Round(time.Millisecond), r.ReadyAt["gcp"].Round(time.Millisecond),

@@ -18,7 +18,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -80,7 +79,7 @@ type runConfig struct {
 
 // run runs one mode and returns the printed results; err is non-nil on any mismatch.
 func run(ctx context.Context, c runConfig, logs io.Writer, logf func(string, ...any)) (string, error) {
-	mod, err := moduleDir()
+	mod, err := th.ModuleDir()
 	if err != nil {
 		return "", err
 	}
@@ -105,10 +104,10 @@ func run(ctx context.Context, c runConfig, logs io.Writer, logf func(string, ...
 		}
 		fmt.Fprintf(&b, "soak: connections=%d kills=%d elapsed=%s converged-after-faults-cleared=%s\n",
 			c.Connections, r.Kills, r.Elapsed.Round(time.Second), r.Converged.Round(time.Second))
-		fmt.Fprintf(&b, "changes: %s\n", fmtMap(r.Ops))
+		fmt.Fprintf(&b, "changes: %s\n", th.FormatCounts(r.Ops))
 		b.WriteString(r.Report.String())
 		for _, cl := range clouds {
-			fmt.Fprintf(&b, "calls %s: %s\n", cl, fmtMap(r.Calls[cl]))
+			fmt.Fprintf(&b, "calls %s: %s\n", cl, th.FormatCounts(r.Calls[cl]))
 		}
 		if r.Report.bad() > 0 {
 			return b.String(), errMismatch
@@ -125,10 +124,10 @@ func run(ctx context.Context, c runConfig, logs io.Writer, logf func(string, ...
 		fmt.Fprintf(&b, "holder before: %s\nholder after:  %s\n", r.OldHolder, r.NewHolder)
 		fmt.Fprintf(&b, "takeover=%s bound=%s (lease %s + renew deadline %s) elapsed=%s\n", r.Takeover.Round(time.Millisecond),
 			r.Bound, c.Lease, c.Lease*2/3, r.Elapsed.Round(time.Second))
-		fmt.Fprintf(&b, "writes per cloud (create/put/setIamPolicy calls): %s for %d connections each\n", fmtMap(r.Creates), c.Connections)
+		fmt.Fprintf(&b, "writes per cloud (create/put/setIamPolicy calls): %s for %d connections each\n", th.FormatCounts(r.Creates), c.Connections)
 		b.WriteString(r.Report.String())
 		for _, cl := range clouds {
-			fmt.Fprintf(&b, "calls %s: %s\n", cl, fmtMap(r.Calls[cl]))
+			fmt.Fprintf(&b, "calls %s: %s\n", cl, th.FormatCounts(r.Calls[cl]))
 		}
 		var errs []error
 		if r.Report.bad() > 0 {
@@ -148,34 +147,4 @@ func run(ctx context.Context, c runConfig, logs io.Writer, logf func(string, ...
 		return "", fmt.Errorf("unknown --mode %q: soak, failover or inputs", c.Mode)
 	}
 	return b.String(), nil
-}
-
-func fmtMap(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-	}
-	return strings.Join(parts, " ")
-}
-
-func moduleDir() (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		d = p
-	}
 }

@@ -15,7 +15,7 @@ func TestSoakAndFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane and keyless processes")
 	}
-	mod, err := moduleDir()
+	mod, err := th.ModuleDir()
 	if err != nil {
 		t.Fatal(err)
 	}
