@@ -33,6 +33,11 @@ type Connection struct {
 	AWS     *AWSConnection
 	Azure   *annotations.AzureIdentity
 	GCP     *annotations.GCPServiceAccount
+	// KnownID is the ID of the cloud object an earlier call returned (see
+	// Result.ID), or "". It is a hint to save calls, never trusted: a
+	// provider checks it against the cloud and falls back to finding the
+	// object by listing when it names nothing or something else.
+	KnownID string `json:"-"`
 }
 
 // AWSConnection is an EKS Pod Identity association's wanted state.
@@ -71,9 +76,10 @@ type Result struct {
 
 // Provider makes one cloud match the connections.
 //
-// Both methods are idempotent and find the cloud object again by listing,
-// never only by something Keyless stored, so a crash between a cloud call
-// and the recording of its result can neither lose nor duplicate an object.
+// Both methods are idempotent and find the cloud object again in the cloud,
+// never only by something Keyless stored (KnownID is checked, not trusted),
+// so a crash between a cloud call and the recording of its result can
+// neither lose nor duplicate an object.
 type Provider interface {
 	// Ensure creates, adopts or corrects the one cloud object for c.
 	Ensure(ctx context.Context, c Connection) (Result, error)

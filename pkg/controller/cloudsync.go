@@ -161,6 +161,9 @@ func (s *CloudSyncer) syncCloud(ctx context.Context, sa *corev1.ServiceAccount, 
 		return st, nil
 	}
 	hash := fingerprint(want)
+	if before != nil {
+		want.KnownID = before.ID
+	}
 	if before != nil && before.State == StateReady && before.Hash == hash && s.now().Sub(before.LastSync) < s.Resync/2 {
 		// Synced moments ago (this reconcile is for another cloud or
 		// another change): the next resync checks for drift.
@@ -219,6 +222,7 @@ func (s *CloudSyncer) removeRecorded(ctx context.Context, sa *corev1.ServiceAcco
 	if !ok {
 		return nil
 	}
+	conn.KnownID = st.ID
 	r, err := p.Remove(ctx, conn)
 	switch {
 	case errors.Is(err, cloud.ErrNotFound):

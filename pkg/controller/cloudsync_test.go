@@ -531,7 +531,12 @@ func TestSyncConnectionRemoved(t *testing.T) {
 							t.Errorf("%s: unexpected %s %s", c, call.Op, connIdentity(call.Conn))
 							continue
 						}
-						removed = append(removed, call.Conn)
+						conn := call.Conn
+						if conn.KnownID != objectID(conn) {
+							t.Errorf("%s: Remove got known ID %q, want the recorded %q", c, conn.KnownID, objectID(conn))
+						}
+						conn.KnownID = ""
+						removed = append(removed, conn)
 					}
 				}
 			}
@@ -983,5 +988,31 @@ func TestSyncDeletedDuringCloudCall(t *testing.T) {
 	}
 	if sa := f.sa(); sa != nil {
 		t.Errorf("ServiceAccount still there with finalizers %v", sa.Finalizers)
+	}
+}
+
+// TestSyncKnownID: a drift check passes the recorded ID to Ensure; a first
+// sync passes none.
+func TestSyncKnownID(t *testing.T) {
+	want := awsConn(roleARole)
+	tests := []struct {
+		name   string
+		annots map[string]string
+		want   string
+	}{
+		{"first sync", kv(annotations.KeyAWSRole, roleA), ""},
+		{"drift check", kv(annotations.KeyAWSRole, roleA, annotations.KeyStatusAWS, readyStatus(want, roleA, time.Hour)), objectID(want)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSyncFixture(t, allClouds, serviceAccount(tt.annots, annotations.Finalizer))
+			if _, err := f.sync(); err != nil {
+				t.Fatal(err)
+			}
+			calls := f.provs[cloud.AWS].Calls()
+			if len(calls) != 1 || calls[0].Op != "Ensure" || calls[0].Conn.KnownID != tt.want {
+				t.Fatalf("calls %+v, want one Ensure with known ID %q", calls, tt.want)
+			}
+		})
 	}
 }

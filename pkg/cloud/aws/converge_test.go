@@ -20,12 +20,14 @@ func TestConverges(t *testing.T) {
 	e.sim.SetFaults(fakecloud.Faults{Throttle: 0.2, ServerError: 0.05})
 	var wg sync.WaitGroup
 	var throttled atomic.Int32
+	ids := make([]string, accounts) // as the controller records them
 	for i := range accounts {
 		wg.Go(func() {
 			c := conn("ns", fmt.Sprintf("sa-%d", i), role("orders"))
 			for try := 1; ; try++ {
-				_, err := e.p.Ensure(context.Background(), c)
+				res, err := e.p.Ensure(context.Background(), c)
 				if err == nil {
+					ids[i] = res.ID
 					return
 				}
 				if errors.Is(err, cloud.ErrThrottled) {
@@ -55,7 +57,9 @@ func TestConverges(t *testing.T) {
 		seen[a.ServiceAccount] = true
 	}
 	for i := range accounts {
-		if res := e.mustEnsure(t, conn("ns", fmt.Sprintf("sa-%d", i), role("orders"))); res.Action != cloud.Unchanged {
+		c := conn("ns", fmt.Sprintf("sa-%d", i), role("orders"))
+		c.KnownID = ids[i]
+		if res := e.mustEnsure(t, c); res.Action != cloud.Unchanged {
 			t.Errorf("sa-%d: %s once the cloud is calm, want Unchanged", i, res.Action)
 		}
 	}

@@ -28,6 +28,12 @@ func (w wanted) matches(a types.PodIdentityAssociation) bool {
 }
 
 // Ensure creates, adopts or updates the association of c's ServiceAccount.
+//
+// It costs one call in the common cases: a Describe of c.KnownID when the
+// association is known and as wanted, a Create when there is none. Create
+// comes before any List because EKS refuses a second association for a
+// ServiceAccount (409), and only then does Ensure page through the
+// cluster's associations to find the one in the way.
 func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	s := c.Subject
 	if c.AWS == nil {
@@ -38,20 +44,22 @@ func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 		return cloud.Result{}, err
 	}
 	w := wanted{role: role, target: c.AWS.TargetRoleARN, noTags: c.AWS.DisableSessionTags}
-	found, err := p.lookup(ctx, s)
+	a, err := p.known(ctx, s, c.KnownID)
 	if err != nil {
 		return cloud.Result{}, err
 	}
-	if len(found) == 0 {
-		return p.create(ctx, s, w)
+	if a != nil {
+		return p.reconcile(ctx, s, *a, w)
 	}
-	return p.reconcile(ctx, s, found[0], w)
+	return p.create(ctx, s, w, c.KnownID)
 }
 
-// create makes the association. If one appeared since the List (another
-// actor, or our own create whose answer was lost), EKS says 409 and it is
-// adopted through one more List: never a second create in this call.
-func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted) (cloud.Result, error) {
+// create makes the association. If the ServiceAccount has one already
+// (another actor's, or our own whose ID was not recorded), EKS says 409 and
+// it is found by listing and adopted or corrected: never a second create in
+// this call. gone is the ID of an association Keyless knew and found
+// deleted, or "".
+func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted, gone string) (cloud.Result, error) {
 	in := &eks.CreatePodIdentityAssociationInput{
 		ClusterName:        aws.String(p.cluster),
 		Namespace:          aws.String(s.Namespace),
@@ -59,7 +67,7 @@ func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted) (cloud
 		RoleArn:            aws.String(w.role),
 		TargetRoleArn:      nonEmpty(w.target),
 		Tags:               p.tags(),
-		ClientRequestToken: aws.String(p.requestToken(s, w)),
+		ClientRequestToken: aws.String(p.requestToken(s, w, gone)),
 	}
 	if w.noTags {
 		in.DisableSessionTags = aws.Bool(true)
@@ -89,9 +97,13 @@ func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted) (cloud
 
 // requestToken is the same for the same wanted association, so a create
 // retried after a lost response returns the first one instead of a 409.
-func (p *Provider) requestToken(s cloud.Subject, w wanted) string {
-	sum := sha256.Sum256([]byte(strings.Join([]string{
-		"keyless-v1", p.cluster, s.Namespace, s.Name, w.role, w.target, strconv.FormatBool(w.noTags),
-	}, "\x00")))
+// Re-creating an association that was deleted (gone, its ID) takes a new
+// token, so that EKS cannot answer it with the deleted one.
+func (p *Provider) requestToken(s cloud.Subject, w wanted, gone string) string {
+	parts := []string{"keyless-v1", p.cluster, s.Namespace, s.Name, w.role, w.target, strconv.FormatBool(w.noTags)}
+	if gone != "" {
+		parts = append(parts, gone)
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return "keyless-" + hex.EncodeToString(sum[:16])
 }

@@ -23,7 +23,7 @@ func TestEnsure(t *testing.T) {
 		wantErr    error
 		wantRole   string // of the one association afterwards
 		wantOurs   bool   // it carries Keyless's tags
-		wantWrites int
+		wantWrites int    // write calls, a Create refused with 409 included
 	}{
 		{name: "creates", conn: conn("ns", "sa", role("orders")),
 			want: cloud.Created, wantRole: roleARN("orders"), wantOurs: true, wantWrites: 1},
@@ -42,12 +42,12 @@ func TestEnsure(t *testing.T) {
 		{name: "session tags turned off: updated", setup: ensured(conn("ns", "sa", role("orders"))), conn: noSessionTags,
 			want: cloud.Updated, wantRole: roleARN("orders"), wantOurs: true, wantWrites: 1},
 		{name: "identical foreign: adopted as it is", setup: seeded(roleARN("orders"), nil), conn: conn("ns", "sa", role("orders")),
-			want: cloud.Adopted, wantRole: roleARN("orders")},
+			want: cloud.Adopted, wantRole: roleARN("orders"), wantWrites: 1},
 		{name: "different foreign: refused", setup: seeded(roleARN("theirs"), map[string]string{"team": "x"}),
-			conn: conn("ns", "sa", role("orders")), wantErr: cloud.ErrConflict, wantRole: roleARN("theirs")},
+			conn: conn("ns", "sa", role("orders")), wantErr: cloud.ErrConflict, wantRole: roleARN("theirs"), wantWrites: 1},
 		{name: "another cluster's Keyless association: refused",
 			setup: seeded(roleARN("theirs"), map[string]string{TagManagedBy: ManagedByValue, TagCluster: "staging"}),
-			conn:  conn("ns", "sa", role("orders")), wantErr: cloud.ErrConflict, wantRole: roleARN("theirs")},
+			conn:  conn("ns", "sa", role("orders")), wantErr: cloud.ErrConflict, wantRole: roleARN("theirs"), wantWrites: 1},
 		{name: "name with path", conn: conn("ns", "sa", annotations.AWSRole{Path: "/service-role/", Name: "orders"}),
 			want: cloud.Created, wantRole: "arn:aws:iam::111122223333:role/service-role/orders", wantOurs: true, wantWrites: 1},
 		{name: "ARN with path", conn: conn("ns", "sa", annotations.AWSRole{Partition: "aws", Account: testAccount, Path: "/team/a/", Name: "orders"}),
@@ -60,7 +60,9 @@ func TestEnsure(t *testing.T) {
 				tt.setup(t, e)
 			}
 			before, writes := e.sim.Associations(), e.writes()
-			res, err := e.p.Ensure(context.Background(), tt.conn)
+			c := tt.conn
+			c.KnownID = e.known // as the controller passes the recorded ID
+			res, err := e.p.Ensure(context.Background(), c)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error %v, want %v", err, tt.wantErr)
 			}

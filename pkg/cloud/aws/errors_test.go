@@ -30,7 +30,7 @@ func TestErrors(t *testing.T) {
 		{name: "throttled", setup: faults(fakecloud.Faults{Throttle: 1}), role: role("orders"),
 			wantKind: cloud.ErrThrottled, wantMsg: []string{"EKS DescribeCluster on cluster prod was throttled; retrying with backoff", "ThrottlingException"}},
 		{name: "server error: transient", setup: faults(fakecloud.Faults{ServerError: 1}), role: byARN,
-			wantMsg: []string{"EKS ListPodIdentityAssociations on cluster prod for ns/sa failed; retrying later", "StatusCode: 500", "ServerException"}},
+			wantMsg: []string{"EKS CreatePodIdentityAssociation on cluster prod for ns/sa failed; retrying later", "StatusCode: 500", "ServerException"}},
 		{name: "denied", wrap: deny("POST"), role: role("orders"), wantKind: cloud.ErrPermission,
 			wantMsg: []string{"Keyless's AWS credentials need eks:CreatePodIdentityAssociation on the cluster, and iam:PassRole on arn:aws:iam::111122223333:role/orders", "AccessDeniedException"}},
 		{name: "limit", setup: func(_ *testing.T, e *env) { e.sim.SetLimit(0) }, role: role("orders"), wantKind: cloud.ErrLimit,

@@ -27,6 +27,8 @@ type env struct {
 	client *eks.Client
 	hooks  *hooked
 	p      *Provider
+	// known is the ID of the last mustEnsure, as the controller records it.
+	known string
 }
 
 // newEnv starts a simulator with cluster "prod". wrap, if not nil, sits
@@ -107,10 +109,12 @@ func (e *env) mustEnsure(t *testing.T, c cloud.Connection) cloud.Result {
 	if err != nil {
 		t.Fatalf("Ensure(%s/%s): %v", c.Subject.Namespace, c.Subject.Name, err)
 	}
+	e.known = res.ID
 	return res
 }
 
-// writes counts the calls that change the cloud.
+// writes counts the calls that may change the cloud, a Create that EKS
+// refuses with 409 included.
 func (e *env) writes() int {
 	c := e.sim.Calls()
 	return c["CreatePodIdentityAssociation"] + c["UpdatePodIdentityAssociation"] + c["DeletePodIdentityAssociation"]

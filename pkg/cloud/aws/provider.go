@@ -3,9 +3,11 @@
 //
 // Keyless marks the associations it creates with the tags TagManagedBy and
 // TagCluster and never changes or deletes an association without them; an
-// identical one is adopted as it is. Associations are always found again by
-// listing, and creates carry a deterministic clientRequestToken, so neither
-// a lost response nor a crash can duplicate one or cause a create loop.
+// identical one is adopted as it is. A recorded association ID is only a
+// hint, checked with a Describe; without one, Ensure creates first and lets
+// EKS's one-association-per-ServiceAccount rule (409) say when to list.
+// Creates carry a deterministic clientRequestToken, so neither a lost
+// response nor a crash can duplicate an association or cause a create loop.
 //
 // The caller's credentials need eks:ListPodIdentityAssociations,
 // eks:DescribePodIdentityAssociation, eks:CreatePodIdentityAssociation,

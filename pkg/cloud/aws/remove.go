@@ -5,17 +5,26 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 )
 
 // Remove deletes the association Keyless made for c's ServiceAccount.
 // Associations without Keyless's tags for this cluster are left alone,
-// adopted ones included: Keyless did not make them.
+// adopted ones included: Keyless did not make them. The known ID saves the
+// List; when it names nothing, the cluster's associations are listed, since
+// one may have been made after the ID was recorded.
 func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	s := c.Subject
-	found, err := p.lookup(ctx, s)
+	a, err := p.known(ctx, s, c.KnownID)
 	if err != nil {
+		return cloud.Result{}, err
+	}
+	var found []types.PodIdentityAssociation
+	if a != nil {
+		found = append(found, *a)
+	} else if found, err = p.lookup(ctx, s); err != nil {
 		return cloud.Result{}, err
 	}
 	res := cloud.Result{Action: cloud.Absent}

@@ -34,6 +34,15 @@ func TestRemove(t *testing.T) {
 				}
 			}
 		}, cloud.Deleted, 0, 1},
+		{"known ID stale, made again since: found by listing and deleted", func(t *testing.T, e *env) {
+			ensured(c)(t, e) // records the first ID as known
+			if err := e.sim.DeleteAssociation(testCluster, e.known); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.p.Ensure(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+		}, cloud.Deleted, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +54,9 @@ func TestRemove(t *testing.T) {
 			if a := e.sim.Associations(); len(a) == 1 {
 				id = a[0].AssociationID
 			}
-			res, err := e.p.Remove(context.Background(), c)
+			k := c
+			k.KnownID = e.known // as the controller passes the recorded ID
+			res, err := e.p.Remove(context.Background(), k)
 			if err != nil {
 				t.Fatal(err)
 			}
