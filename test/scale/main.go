@@ -14,12 +14,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	th "github.com/keyless-dev/keyless/test/harness"
 )
 
 func main() {

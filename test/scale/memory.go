@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	th "github.com/keyless-dev/keyless/test/harness"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/devenv"
+	th "github.com/keyless-dev/keyless/test/harness"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,9 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/devenv"
 )
 
 // parallel runs f(0..n-1) on workers goroutines, retrying each call for

@@ -3,17 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	th "github.com/keyless-dev/keyless/test/harness"
 	"strings"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/devenv"
 	"github.com/keyless-dev/keyless/test/fakecloud"
+	th "github.com/keyless-dev/keyless/test/harness"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const scaleRG = "scale"

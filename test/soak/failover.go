@@ -3,20 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
-	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"sync"
 	"time"
-
-	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/config"
 	"github.com/keyless-dev/keyless/pkg/devenv"
 	"github.com/keyless-dev/keyless/test/fakecloud"
+	th "github.com/keyless-dev/keyless/test/harness"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 type failoverOptions struct {

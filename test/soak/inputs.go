@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"net/http"
 	"os"
@@ -15,12 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/devenv"
+	th "github.com/keyless-dev/keyless/test/harness"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/devenv"
 )
 
 // runInputs tries bad inputs and prints the exact message a user gets.

@@ -14,12 +14,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	th "github.com/keyless-dev/keyless/test/harness"
 )
 
 func main() {

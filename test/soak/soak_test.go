@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	th "github.com/keyless-dev/keyless/test/harness"
 	"io"
 	"os"
 	"testing"
 	"time"
+
+	th "github.com/keyless-dev/keyless/test/harness"
 )
 
 // TestSoakAndFailover runs the chaos soak with tiny sizes and the leader
