@@ -31,7 +31,7 @@ func main() {
 	flag.Float64Var(&c.QPS, "qps", 50, "scale: --aws-qps, --azure-qps and --gcp-qps of keyless")
 	flag.IntVar(&c.Workers, "workers", 16, "scale: --workers of keyless")
 	flag.StringVar(&c.KubeQPS, "kube-api-qps", "", "scale: --kube-api-qps of keyless (empty: its default)")
-	flag.DurationVar(&c.Resync, "resync-period", 2*time.Minute, "--resync-period of keyless; the scale mode waits one period for the resync")
+	flag.DurationVar(&c.Resync, "resync-period", 2*time.Minute, "--resync-period of keyless; the scale mode counts the resync's calls for 1.1 periods after all-Ready, so make it at least 1.5 × the creation phase")
 	flag.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "scale: longest wait for all-Ready")
 	flag.IntVar(&c.ServiceAccounts, "serviceaccounts", 5000, "memory: ServiceAccounts")
 	flag.IntVar(&c.Deployments, "deployments", 5000, "memory: Deployments")

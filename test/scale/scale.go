@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -256,31 +258,33 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 
 	if !c.SkipResync {
 		// The steady-state resync: every connection comes due once per
-		// --resync-period (jittered by ±10%). A restart does not resync:
-		// Ready connections are requeued for their next due time.
+		// --resync-period, jittered by ±10%, counted from its own last sync
+		// (between start and ready). So the window from ready to
+		// ready + 1.1 × period holds exactly one resync of each connection
+		// when 0.9 × period > the creation phase and 0.7 × period > it
+		// too (no second pass before the window ends). A restart does not
+		// resync: Ready connections keep their due time.
+		if span := res.AllReady; c.Resync*7/10 <= span {
+			c.Logf("scale: --resync-period %s is short for a creation phase of %s; some connections may resync twice or not at all in the window",
+				c.Resync, span.Round(time.Second))
+		}
 		before := res.Calls
-		rstart := ready
-		c.Logf("scale: waiting up to 1.2 × --resync-period (%s) for the resync", c.Resync)
-		for total(h.callsByCloud()) == total(before) && time.Since(rstart) < c.Resync*12/10 {
-			time.Sleep(250 * time.Millisecond)
-		}
-		first := time.Now()
-		// Done when no cloud call for 5 s.
-		lastCall, lastTotal := time.Now(), -1
-		for time.Since(lastCall) < 5*time.Second && time.Since(first) < c.Resync {
-			t := 0
-			for _, m := range h.callsByCloud() {
-				t += sum(m)
-			}
-			if t != lastTotal {
-				lastTotal, lastCall = t, time.Now()
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-		res.ResyncTime = lastCall.Sub(first)
+		end := ready.Add(c.Resync*11/10 + 2*time.Second)
+		c.Logf("scale: counting the resync's cloud calls until %s", end.Format("15:04:05"))
+		time.Sleep(time.Until(end))
 		after := h.callsByCloud()
 		res.ResyncCalls = map[string]map[string]int{}
 		res.ResyncMid, res.ResyncMean = map[string]float64{}, map[string]float64{}
+		var first, last time.Time
+		for _, x := range smp.between(ready, end) {
+			if sum(x.calls) > total(before) && first.IsZero() {
+				first = x.t
+			}
+			if sum(x.calls) < total(after) {
+				last = x.t
+			}
+		}
+		res.ResyncTime = last.Sub(first)
 		for _, cl := range cloudNames {
 			d := map[string]int{}
 			for op, v := range after[cl] {
@@ -289,7 +293,7 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 				}
 			}
 			res.ResyncCalls[cl] = d
-			res.ResyncMid[cl], res.ResyncMean[cl] = rate(smp.between(first.Add(-time.Second), lastCall), cl)
+			res.ResyncMid[cl], res.ResyncMean[cl] = rate(smp.between(ready, end), cl)
 		}
 		_, res.ResyncPeakRSS = p.Status()
 	}
@@ -337,20 +341,7 @@ func row(cl string, conns int, calls map[string]int, rate, limit float64) string
 		rate, 100*rate/limit, strings.Join(parts, " "))
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := range keys {
-		for j := i + 1; j < len(keys); j++ {
-			if keys[j] < keys[i] {
-				keys[i], keys[j] = keys[j], keys[i]
-			}
-		}
-	}
-	return keys
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // check reports the goal: ≥ 90% of the configured rate per cloud while work is queued.
 func (r *scaleResult) check(c config) error {
