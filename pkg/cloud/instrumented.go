@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -17,7 +16,8 @@ import (
 //	    (Created, Updated, ...) or the error kind (conflict, not_found,
 //	    permission, limit, not_enabled, invalid, throttled, transient).
 //	keyless_cloud_call_duration_seconds{cloud,operation}
-//	    time of a provider call, rate-limit wait excluded.
+//	    time of a provider call, the waits for its HTTP requests' rate
+//	    limit included.
 var (
 	callsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyless_cloud_calls_total",
@@ -34,17 +34,16 @@ func init() {
 	metrics.Registry.MustRegister(callsTotal, callDuration)
 }
 
-// Instrument wraps p so that every call is counted and timed, and waits for
-// limiter (nil: no limit) before it: a global requests-per-second budget
-// per cloud, so that the cloud's quota, not a burst, sets the pace.
-func Instrument(name Name, p Provider, limiter *rate.Limiter) Provider {
-	return &instrumented{name: string(name), next: p, limiter: limiter}
+// Instrument wraps p so that every call is counted and timed. The
+// requests-per-second limit is not applied here: one call sends several
+// HTTP requests, so each provider's SDK client waits for it per request.
+func Instrument(name Name, p Provider) Provider {
+	return &instrumented{name: string(name), next: p}
 }
 
 type instrumented struct {
-	name    string
-	next    Provider
-	limiter *rate.Limiter
+	name string
+	next Provider
 }
 
 func (i *instrumented) Ensure(ctx context.Context, c Connection) (Result, error) {
@@ -56,11 +55,6 @@ func (i *instrumented) Remove(ctx context.Context, c Connection) (Result, error)
 }
 
 func (i *instrumented) call(ctx context.Context, op string, fn func(context.Context) (Result, error)) (Result, error) {
-	if i.limiter != nil {
-		if err := i.limiter.Wait(ctx); err != nil {
-			return Result{}, err
-		}
-	}
 	start := time.Now()
 	r, err := fn(ctx)
 	callDuration.WithLabelValues(i.name, op).Observe(time.Since(start).Seconds())

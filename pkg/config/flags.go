@@ -52,18 +52,18 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 		"default (each cloud's default credential chain) or anonymous (no credentials; for simulators and tests only).")
 	fs.StringVar(&c.AWSRegion, "aws-region", c.AWSRegion, "Region of the EKS cluster; setting it turns AWS on (with --cluster-name).")
 	fs.StringVar(&c.AWSEndpoint, "aws-endpoint", c.AWSEndpoint, "EKS API endpoint URL instead of the SDK's (AWS_ENDPOINT_URL_EKS works too).")
-	fs.Float64Var(&c.AWSQPS, "aws-qps", c.AWSQPS, "Most EKS API requests per second Keyless makes.")
+	fs.Float64Var(&c.AWSQPS, "aws-qps", c.AWSQPS, "Most HTTP requests per second Keyless sends to the EKS API, each retry included.")
 	fs.StringVar(&c.AzureSubscriptionID, "azure-subscription-id", c.AzureSubscriptionID,
 		"Subscription of the managed identities given by name; setting it turns Azure on (with --azure-oidc-issuer-url and --cluster-name).")
 	fs.StringVar(&c.AzureOIDCIssuerURL, "azure-oidc-issuer-url", c.AzureOIDCIssuerURL,
 		"The AKS cluster's OIDC issuer URL, exactly as `az aks show --query oidcIssuerProfile.issuerUrl` prints it (trailing slash included).")
 	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", c.AzureEndpoint, "Azure Resource Manager endpoint URL instead of the public cloud's.")
 	fs.StringVar(&c.AzureAuthorityHost, "azure-authority-host", c.AzureAuthorityHost, "Microsoft Entra authority host instead of the public cloud's.")
-	fs.Float64Var(&c.AzureQPS, "azure-qps", c.AzureQPS, "Most Azure Resource Manager requests per second Keyless makes.")
+	fs.Float64Var(&c.AzureQPS, "azure-qps", c.AzureQPS, "Most HTTP requests per second Keyless sends to Azure Resource Manager, each retry included (token requests to Entra are not counted).")
 	fs.StringVar(&c.GCPWorkloadPool, "gcp-workload-pool", c.GCPWorkloadPool,
 		"The cluster's Workload Identity pool, PROJECT.svc.id.goog; setting it turns GCP on.")
 	fs.StringVar(&c.GCPEndpoint, "gcp-endpoint", c.GCPEndpoint, "IAM API endpoint URL instead of Google's.")
-	fs.Float64Var(&c.GCPQPS, "gcp-qps", c.GCPQPS, "Most IAM API requests per second Keyless makes.")
+	fs.Float64Var(&c.GCPQPS, "gcp-qps", c.GCPQPS, "Most HTTP requests per second Keyless sends to the Google IAM API, each retry included (token requests are not counted).")
 	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile,
 		"ConnectionPolicy file, reloaded when it changes; empty or missing means the default policy (identities prefixed with the namespace's name).")
 	fs.DurationVar(&c.PolicyReloadInterval, "policy-reload-interval", c.PolicyReloadInterval, "How often the policy file is checked for changes.")

@@ -17,15 +17,16 @@ import (
 )
 
 // Providers builds the configured cloud providers, each decorated with
-// metrics and its requests-per-second limit. A cloud left unconfigured is
-// absent from the map: it is off.
+// metrics. Each provider's SDK client gets its cloud's requests-per-second
+// limit, which every HTTP request to the API waits for, retries included.
+// A cloud left unconfigured is absent from the map: it is off.
 func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provider, error) {
 	anonymous := c.CloudCredentials == "anonymous"
 	out := map[cloud.Name]cloud.Provider{}
 	limit := func(qps float64) *rate.Limiter { return rate.NewLimiter(rate.Limit(qps), max(1, int(qps))) }
 
 	if c.AWSRegion != "" {
-		o := aws.Options{ClusterName: c.ClusterName, Region: c.AWSRegion, Endpoint: c.AWSEndpoint}
+		o := aws.Options{ClusterName: c.ClusterName, Region: c.AWSRegion, Endpoint: c.AWSEndpoint, Limiter: limit(c.AWSQPS)}
 		if anonymous {
 			o.Credentials = awssdk.AnonymousCredentials{}
 		}
@@ -33,12 +34,13 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 		if err != nil {
 			return nil, err
 		}
-		out[cloud.AWS] = cloud.Instrument(cloud.AWS, p, limit(c.AWSQPS))
+		out[cloud.AWS] = cloud.Instrument(cloud.AWS, p)
 	}
 	if c.AzureSubscriptionID != "" {
 		o := azure.Options{
 			SubscriptionID: c.AzureSubscriptionID, TenantID: c.AzureTenantID, IssuerURL: c.AzureOIDCIssuerURL,
 			ClusterName: c.ClusterName, Endpoint: c.AzureEndpoint, AuthorityHost: c.AzureAuthorityHost,
+			Limiter: limit(c.AzureQPS),
 		}
 		if anonymous {
 			o.Credential, o.InsecureAllowHTTP = staticToken{}, true
@@ -47,14 +49,17 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 		if err != nil {
 			return nil, err
 		}
-		out[cloud.Azure] = cloud.Instrument(cloud.Azure, p, limit(c.AzureQPS))
+		out[cloud.Azure] = cloud.Instrument(cloud.Azure, p)
 	}
 	if c.GCPWorkloadPool != "" {
-		p, err := gcp.New(ctx, gcp.Options{WorkloadPool: c.GCPWorkloadPool, Endpoint: c.GCPEndpoint, WithoutAuthentication: anonymous})
+		p, err := gcp.New(ctx, gcp.Options{
+			WorkloadPool: c.GCPWorkloadPool, Endpoint: c.GCPEndpoint, WithoutAuthentication: anonymous,
+			Limiter: limit(c.GCPQPS),
+		})
 		if err != nil {
 			return nil, err
 		}
-		out[cloud.GCP] = cloud.Instrument(cloud.GCP, p, limit(c.GCPQPS))
+		out[cloud.GCP] = cloud.Instrument(cloud.GCP, p)
 	}
 	return out, nil
 }

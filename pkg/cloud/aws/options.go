@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"golang.org/x/time/rate"
 )
 
 // Options configure the provider.
@@ -30,6 +31,10 @@ type Options struct {
 	RetryMaxAttempts int
 	// HTTPClient sends the requests. Nil: the SDK default.
 	HTTPClient aws.HTTPClient
+	// Limiter, if not nil, paces the HTTP requests to the EKS API: every
+	// attempt, each retry included, waits for a token. It stands for the
+	// account's EKS quota, so share one between clients of one account.
+	Limiter *rate.Limiter
 }
 
 // validate returns every problem with o at once.
@@ -79,6 +84,9 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	client := eks.NewFromConfig(cfg, func(eo *eks.Options) {
 		if o.Endpoint != "" {
 			eo.BaseEndpoint = aws.String(o.Endpoint)
+		}
+		if o.Limiter != nil {
+			eo.APIOptions = append(eo.APIOptions, limitRequests(o.Limiter))
 		}
 	})
 	return newProvider(client, o.ClusterName, cfg.Region), nil

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"golang.org/x/time/rate"
 )
 
 // DefaultAudience is the ARM token audience used with a custom Endpoint.
@@ -43,6 +44,10 @@ type Options struct {
 	InsecureAllowHTTP bool
 	// Transport replaces the HTTP client (a TLS test server's client).
 	Transport policy.Transporter
+	// Limiter, if not nil, paces the HTTP requests to ARM: every attempt,
+	// each retry included, waits for a token. Token requests to Entra are
+	// not counted. It stands for the subscription's ARM quota.
+	Limiter *rate.Limiter
 
 	// MaxRetries, RetryDelay and MaxRetryDelay tune the SDK's retries of
 	// 408/429/5xx: zero keeps the SDK default (3, 800ms, 60s), negative
@@ -80,7 +85,8 @@ func (o Options) validate() error {
 	return errors.Join(errs...)
 }
 
-// clientOptions points the SDK at the configured cloud.
+// clientOptions points the SDK at the configured cloud and paces its
+// requests to ARM.
 func (o Options) clientOptions() *arm.ClientOptions {
 	cfg := cloud.AzurePublic
 	if o.AuthorityHost != "" {
@@ -94,14 +100,28 @@ func (o Options) clientOptions() *arm.ClientOptions {
 		}
 		cfg.Services = map[cloud.ServiceName]cloud.ServiceConfiguration{cloud.ResourceManager: {Endpoint: o.Endpoint, Audience: aud}}
 	}
+	var perRetry []policy.Policy
+	if o.Limiter != nil {
+		perRetry = append(perRetry, limitPolicy{limiter: o.Limiter, host: hostOf(cfg.Services[cloud.ResourceManager].Endpoint)})
+	}
 	return &arm.ClientOptions{
 		ClientOptions: policy.ClientOptions{
 			Cloud:                           cfg,
 			InsecureAllowCredentialWithHTTP: o.InsecureAllowHTTP,
 			Transport:                       o.Transport,
 			Retry:                           policy.RetryOptions{MaxRetries: int32(min(max(o.MaxRetries, -1), 100)), RetryDelay: o.RetryDelay, MaxRetryDelay: o.MaxRetryDelay},
+			PerRetryPolicies:                perRetry,
 		},
 		// Keyless's narrow role may not register resource providers.
 		DisableRPRegistration: true,
 	}
+}
+
+// hostOf returns the host[:port] of a valid endpoint URL.
+func hostOf(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }

@@ -5,8 +5,11 @@
 // CredentialName), so a crash between a write and its recording can neither
 // lose nor duplicate one. A credential someone else made for the same issuer
 // and subject is adopted and left as it is. Azure rejects concurrent writes
-// to the credentials of one identity, so writes per identity are serialised
-// here; writes to different identities run in parallel.
+// to the credentials of one identity, so calls per identity are serialised
+// here, while other identities proceed in parallel. Calls for one identity
+// that arrive while another is in flight are handled together next: one
+// listing of the credentials serves all of them, and the identity's client
+// ID is read once, then cached for an hour.
 package azure
 
 import (
@@ -14,10 +17,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
 )
 
 // Audience is the token audience Azure workload identity uses.
@@ -30,9 +35,20 @@ type Provider struct {
 	cluster      string
 	clients      clientsFor
 	locks        keyedLock
+	batches      batch.Batcher[op]
+	now          func() time.Time
 
 	mu        sync.Mutex
-	clientIDs map[string]string // by identity key: one lookup per identity
+	clientIDs map[string]cachedClientID // by identity key
+}
+
+// clientIDTTL bounds how long a client ID is trusted: an identity deleted
+// and made again under its name gets a new one.
+const clientIDTTL = time.Hour
+
+type cachedClientID struct {
+	id      string
+	expires time.Time
 }
 
 var _ cloud.Provider = (*Provider)(nil)
@@ -58,13 +74,16 @@ func New(o Options) (*Provider, error) {
 
 // newProvider is the test seam: clients may be fakes of the SDK methods used.
 func newProvider(o Options, clients clientsFor) *Provider {
-	return &Provider{
+	p := &Provider{
 		subscription: o.SubscriptionID,
 		issuer:       o.IssuerURL,
 		cluster:      o.ClusterName,
 		clients:      clients,
-		clientIDs:    map[string]string{},
+		now:          time.Now,
+		clientIDs:    map[string]cachedClientID{},
 	}
+	p.batches.Run = p.commit
+	return p
 }
 
 // target is what one call works on.
@@ -103,13 +122,14 @@ func (p *Provider) target(c cloud.Connection) (target, error) {
 	return t, nil
 }
 
-// clientID returns the identity's client ID, asking Azure once per identity.
+// clientID returns the identity's client ID, asking Azure at most once per
+// clientIDTTL unless Azure says the identity is gone.
 func (p *Provider) clientID(ctx context.Context, t target) (string, error) {
 	p.mu.Lock()
 	id, ok := p.clientIDs[t.key]
 	p.mu.Unlock()
-	if ok {
-		return id, nil
+	if ok && p.now().Before(id.expires) {
+		return id.id, nil
 	}
 	resp, err := t.api.identities.Get(ctx, t.rg, t.identity, nil)
 	if err != nil {
@@ -119,7 +139,7 @@ func (p *Provider) clientID(ctx context.Context, t target) (string, error) {
 		return "", fmt.Errorf("managed identity %s has no client ID in Azure's answer; retrying later", t)
 	}
 	p.mu.Lock()
-	p.clientIDs[t.key] = *resp.Properties.ClientID
+	p.clientIDs[t.key] = cachedClientID{id: *resp.Properties.ClientID, expires: p.now().Add(clientIDTTL)}
 	p.mu.Unlock()
 	return *resp.Properties.ClientID, nil
 }

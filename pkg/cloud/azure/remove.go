@@ -12,27 +12,34 @@ import (
 
 // Remove deletes the credential Keyless named for c. Adopted and foreign
 // credentials have other names and are left alone.
+//
+// If ctx ends once the delete is under way, Remove returns ctx's error and
+// the credential may be gone all the same; a later Remove then answers Absent.
 func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	t, err := p.target(c)
 	if err != nil {
 		return cloud.Result{}, err
 	}
-	unlock, err := p.locks.lock(ctx, t.key)
+	cs, err := p.batches.Do(ctx, t.key, op{t: t, remove: true})
 	if err != nil {
-		return cloud.Result{}, fmt.Errorf("waiting for other writes to managed identity %s: %w", t, err)
+		return cloud.Result{}, fmt.Errorf("waiting for the writes to managed identity %s: %w", t, err)
 	}
-	defer unlock()
+	return cs[0].Result, cs[0].Err
+}
 
+func (p *Provider) remove(ctx context.Context, t target, l *listing) (cloud.Result, error) {
 	// ARM answers 200 when it deleted something and 204 when there was nothing.
 	var raw *http.Response
-	_, err = t.api.credentials.Delete(policy.WithCaptureResponse(ctx, &raw), t.rg, t.identity, t.name, nil)
+	_, err := t.api.credentials.Delete(policy.WithCaptureResponse(ctx, &raw), t.rg, t.identity, t.name, nil)
 	switch {
 	case isNotFound(err): // the identity is gone, and its credentials with it
 		p.forget(t)
 		return cloud.Result{Action: cloud.Absent}, nil
 	case err != nil:
 		return cloud.Result{}, p.classify(err, t, "deleting federated credential "+t.name+" of managed identity "+t.String())
-	case raw != nil && raw.StatusCode == http.StatusNoContent:
+	}
+	l.wrote(t.name, nil)
+	if raw != nil && raw.StatusCode == http.StatusNoContent {
 		return cloud.Result{Action: cloud.Absent}, nil
 	}
 	return cloud.Result{Action: cloud.Deleted, ID: t.credentialID()}, nil

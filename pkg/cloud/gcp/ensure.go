@@ -12,6 +12,7 @@ import (
 	iam "google.golang.org/api/iam/v1"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
 )
 
 // Ensure grants c's ServiceAccount Role on c's Google service account.
@@ -28,34 +29,30 @@ func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 }
 
 // EnsureMany grants several ServiceAccounts Role on one Google service
-// account in a single read-modify-write, and no write at all when every
-// member is there already. The results are in the order of subjects.
+// account, all in the same read-modify-write, and no write at all when
+// every member is there already. The results are in the order of subjects.
 func (p *Provider) EnsureMany(ctx context.Context, email string, subjects []cloud.Subject) ([]cloud.Result, error) {
 	if len(subjects) == 0 {
 		return nil, nil
 	}
-	for _, s := range subjects {
+	changes := make([]change, len(subjects))
+	for i, s := range subjects {
 		if s.Namespace == "" || s.Name == "" {
 			return nil, fmt.Errorf("ServiceAccount %q in namespace %q: both names must be set (%w)", s.Name, s.Namespace, cloud.ErrInvalid)
 		}
+		changes[i] = change{member: member(p.pool, s)}
 	}
 	email = strings.ToLower(email)
-	results := make([]cloud.Result, len(subjects))
-	err := p.modify(ctx, email, func(pol *iam.Policy) bool {
-		changed := false
-		for i, s := range subjects {
-			m := member(p.pool, s)
-			results[i] = cloud.Result{Action: cloud.Unchanged, ID: email + " " + m}
-			if !hasMember(pol, m) {
-				addMember(pol, m)
-				results[i].Action = cloud.Created
-				changed = true
-			}
-		}
-		return changed
-	})
+	cs, err := p.batches.Do(ctx, email, changes...)
 	if err != nil {
-		return nil, fmt.Errorf("granting %s on Google service account %s: %w", Role, email, err)
+		return nil, fmt.Errorf("waiting for the change to the IAM policy of %s: %w", email, err)
+	}
+	results := make([]cloud.Result, len(cs))
+	for i, c := range cs {
+		if c.Err != nil {
+			return nil, fmt.Errorf("granting %s on Google service account %s: %w", Role, email, c.Err)
+		}
+		results[i] = c.Result
 	}
 	return results, nil
 }
@@ -63,27 +60,61 @@ func (p *Provider) EnsureMany(ctx context.Context, email string, subjects []clou
 // Remove takes c's ServiceAccount out of the unconditional Role binding of
 // c's Google service account. Conditional bindings are someone else's and
 // stay. A missing account has no policy left, so that is Absent too.
+//
+// If ctx ends while the removal is already part of a read-modify-write,
+// Remove returns ctx's error and the member may be gone all the same; a
+// later Remove then answers Absent.
 func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	if err := check(c); err != nil {
 		return cloud.Result{}, err
 	}
 	email := strings.ToLower(c.GCP.Email)
 	m := member(p.pool, c.Subject)
-	res := cloud.Result{Action: cloud.Absent, ID: email + " " + m}
-	err := p.modify(ctx, email, func(pol *iam.Policy) bool {
-		res.Action = cloud.Absent
-		if removeMember(pol, m) {
-			res.Action = cloud.Deleted
-		}
-		return res.Action == cloud.Deleted
-	})
+	cs, err := p.batches.Do(ctx, email, change{member: m, remove: true})
 	switch {
-	case errors.Is(err, cloud.ErrNotFound):
-		return cloud.Result{Action: cloud.Absent, ID: res.ID}, nil
 	case err != nil:
-		return cloud.Result{}, fmt.Errorf("revoking %s on Google service account %s: %w", Role, email, err)
+		return cloud.Result{}, fmt.Errorf("waiting for the change to the IAM policy of %s: %w", email, err)
+	case errors.Is(cs[0].Err, cloud.ErrNotFound):
+		return cloud.Result{Action: cloud.Absent, ID: email + " " + m}, nil
+	case cs[0].Err != nil:
+		return cloud.Result{}, fmt.Errorf("revoking %s on Google service account %s: %w", Role, email, cs[0].Err)
 	}
-	return res, nil
+	return cs[0].Result, nil
+}
+
+// change is one member to grant, or with remove to revoke.
+type change struct {
+	member string
+	remove bool
+}
+
+// commit applies a batch of changes to email's policy in one
+// read-modify-write (redone whole on a 409). The changes apply in the order
+// they came, each result saying what that change did; an error is every
+// change's.
+func (p *Provider) commit(ctx context.Context, email string, batch []*batch.Call[change]) {
+	err := p.modify(ctx, email, len(batch), func(pol *iam.Policy) bool {
+		changed := false
+		for _, c := range batch {
+			c.Result = cloud.Result{ID: email + " " + c.Req.member}
+			switch {
+			case c.Req.remove && removeMember(pol, c.Req.member):
+				c.Result.Action = cloud.Deleted
+			case c.Req.remove:
+				c.Result.Action = cloud.Absent
+			case hasMember(pol, c.Req.member):
+				c.Result.Action = cloud.Unchanged
+			default:
+				addMember(pol, c.Req.member)
+				c.Result.Action = cloud.Created
+			}
+			changed = changed || c.Result.Action == cloud.Deleted || c.Result.Action == cloud.Created
+		}
+		return changed
+	})
+	for _, c := range batch {
+		c.Err = err
+	}
 }
 
 func check(c cloud.Connection) error {
@@ -100,7 +131,8 @@ func check(c cloud.Connection) error {
 // account's lock; edit reports whether it changed the policy (no write if
 // not). A 409 ABORTED means another writer came between the read and the
 // write, so the whole cycle is redone after a backoff, never the write alone.
-func (p *Provider) modify(ctx context.Context, email string, edit func(*iam.Policy) bool) error {
+// changes is only logged.
+func (p *Provider) modify(ctx context.Context, email string, changes int, edit func(*iam.Policy) bool) error {
 	unlock, err := p.locks.lock(ctx, email)
 	if err != nil {
 		return fmt.Errorf("waiting for other changes to the policy: %w", err)
@@ -128,7 +160,7 @@ func (p *Provider) modify(ctx context.Context, email string, edit func(*iam.Poli
 			return fmt.Errorf("the IAM policy changed under each of %d read-modify-writes (409 ABORTED: other writers); will try again later: %w", attempt, err)
 		}
 		logr.FromContextOrDiscard(ctx).V(1).Info("IAM policy changed concurrently; redoing the read-modify-write",
-			"serviceAccount", email, "attempt", attempt)
+			"serviceAccount", email, "changes", changes, "attempt", attempt)
 		if err := p.wait(ctx, attempt); err != nil {
 			return fmt.Errorf("backing off after a concurrent IAM policy change: %w", err)
 		}

@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -21,10 +22,20 @@ const (
 // holding gsa and the enabled pool.
 func newEnv(t *testing.T, o Options) (*Provider, *fakegcp.Server) {
 	t.Helper()
+	return newEnvWith(t, o, nil)
+}
+
+// newEnvWith is newEnv with wrap, if given, in front of the simulator.
+func newEnvWith(t *testing.T, o Options, wrap func(http.Handler) http.Handler) (*Provider, *fakegcp.Server) {
+	t.Helper()
 	sim := fakegcp.New()
 	sim.AddServiceAccount(gsa)
 	sim.EnablePool(pool)
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	o.WorkloadPool, o.Endpoint, o.WithoutAuthentication = pool, srv.URL, true
 	if o.Backoff == 0 {

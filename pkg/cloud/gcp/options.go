@@ -1,10 +1,13 @@
 package gcp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"google.golang.org/api/option"
 )
 
 const poolSuffix = ".svc.id.goog"
@@ -29,6 +32,29 @@ func (o Options) validate() error {
 		errs = append(errs, errors.New("gcp: attempts and backoffs must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// clientOptions returns the options of the IAM client; with a Limiter it
+// carries a built HTTP client whose every request waits for a token.
+func (o Options) clientOptions(ctx context.Context) ([]option.ClientOption, error) {
+	var opts []option.ClientOption
+	if o.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(withSlash(o.Endpoint)))
+	}
+	if o.WithoutAuthentication {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	c := o.HTTPClient
+	if o.Limiter != nil {
+		var err error
+		if c, err = limitedClient(ctx, c, o.Limiter, opts); err != nil {
+			return nil, err
+		}
+	}
+	if c != nil {
+		opts = append(opts, option.WithHTTPClient(c))
+	}
+	return opts, nil
 }
 
 // pool returns the workload pool, derived from the project if not given.

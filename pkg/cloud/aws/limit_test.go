@@ -1,0 +1,205 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/time/rate"
+
+	"github.com/keyless-dev/keyless/test/fakecloud"
+	fakeeks "github.com/keyless-dev/keyless/test/fakecloud/aws"
+)
+
+// TestLimitCountsEveryRequest runs many Ensures at once and checks that
+// the HTTP requests sent (each retry included) never outpace the limiter.
+func TestLimitCountsEveryRequest(t *testing.T) {
+	tests := []struct {
+		name     string
+		limit    rate.Limit
+		burst    int
+		faults   fakecloud.Faults
+		attempts int
+		ops      int
+	}{
+		{name: "20/s, burst 1", limit: 20, burst: 1, attempts: 1, ops: 20},
+		{name: "40/s, burst 5", limit: 40, burst: 5, attempts: 1, ops: 20},
+		{name: "20/s, burst 1, half the answers 500 and retried", limit: 20, burst: 1, faults: fakecloud.Faults{ServerError: 0.5}, attempts: 3, ops: 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim := fakeeks.New()
+			sim.AddCluster(testCluster, testAccount, testRegion)
+			srv := httptest.NewServer(sim)
+			t.Cleanup(srv.Close)
+			var sent requests
+			// As New builds it, with retries that do not back off, so that
+			// retries come as fast as the limiter lets them.
+			client := eks.New(eks.Options{
+				Region: testRegion, BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{},
+				HTTPClient: sent.client(awshttp.NewBuildableClient()),
+				Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+					o.MaxAttempts = tt.attempts
+					o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+					o.RateLimiter = ratelimit.None
+				}),
+				APIOptions: []func(*middleware.Stack) error{limitRequests(rate.NewLimiter(tt.limit, tt.burst))},
+			})
+			p := newProvider(client, testCluster, testRegion)
+
+			if _, err := p.Ensure(t.Context(), conn("ns", "warm-up", role("orders"))); err != nil {
+				t.Fatal(err)
+			}
+			sent.warmedUp()
+			sim.SetFaults(tt.faults)
+			var wg sync.WaitGroup
+			for i := range tt.ops {
+				wg.Go(func() {
+					_, _ = p.Ensure(t.Context(), conn("ns", fmt.Sprintf("sa-%d", i), role("orders")))
+				})
+			}
+			wg.Wait()
+			sent.check(t, tt.limit, tt.burst, 15)
+		})
+	}
+}
+
+// TestLimitWaitHonoursContext: a context that ends before a token comes
+// ends the call at once, and nothing reaches EKS.
+func TestLimitWaitHonoursContext(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  func(t *testing.T) context.Context
+	}{
+		{"cancelled before the call", func(t *testing.T) context.Context {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			return ctx
+		}},
+		{"cancelled while waiting", func(t *testing.T) context.Context {
+			ctx, cancel := context.WithCancel(t.Context())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			return ctx
+		}},
+		{"deadline before the next token", func(t *testing.T) context.Context {
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			t.Cleanup(cancel)
+			return ctx
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim := fakeeks.New()
+			sim.AddCluster(testCluster, testAccount, testRegion)
+			var got requests
+			srv := httptest.NewServer(got.record(sim))
+			t.Cleanup(srv.Close)
+			t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+			l := rate.NewLimiter(0.1, 1)
+			l.Allow() // the next token is 10s away
+			p, err := New(t.Context(), Options{
+				ClusterName: testCluster, Region: testRegion, Endpoint: srv.URL,
+				Credentials: aws.AnonymousCredentials{}, Limiter: l,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = p.Ensure(tt.ctx(t), conn("ns", "sa", role("orders")))
+			if err == nil {
+				t.Error("Ensure succeeded, want an error")
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("Ensure returned after %v, want it at once", d)
+			}
+			if n := got.count(); n != 0 {
+				t.Errorf("%d requests reached EKS, want none", n)
+			}
+		})
+	}
+}
+
+// requests records when HTTP requests are sent: at the client, right
+// below the limiter, where the network's jitter does not blur the pace, or
+// at the simulator.
+type requests struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (a *requests) add() {
+	a.mu.Lock()
+	a.times = append(a.times, time.Now())
+	a.mu.Unlock()
+}
+
+// record records the requests reaching next.
+func (a *requests) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.add()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// warmedUp forgets what was recorded so far: the first requests of a new
+// client are slow to leave it (lazy set-up), which would blur the pace.
+func (a *requests) warmedUp() {
+	a.mu.Lock()
+	a.times = nil
+	a.mu.Unlock()
+}
+
+func (a *requests) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.times)
+}
+
+// check fails t unless at least min requests were sent and every stretch
+// of them holds no more than the limiter allows: burst plus limit per
+// second of the stretch, stretched by slack for the time between a grant
+// and its recording.
+func (a *requests) check(t *testing.T, limit rate.Limit, burst, min int) {
+	const slack = 75 * time.Millisecond
+	t.Helper()
+	a.mu.Lock()
+	times := slices.Clone(a.times)
+	a.mu.Unlock()
+	slices.SortFunc(times, func(x, y time.Time) int { return x.Compare(y) })
+	if len(times) < min {
+		t.Fatalf("%d requests, want at least %d for a meaningful check", len(times), min)
+	}
+	for i := range times {
+		for j := i + 1; j < len(times); j++ {
+			span := times[j].Sub(times[i])
+			if n, allowed := j-i+1, float64(burst)+float64(limit)*(span+slack).Seconds(); float64(n) > allowed {
+				t.Fatalf("%d requests within %v, want at most %.1f at %v/s with burst %d", n, span, allowed, limit, burst)
+			}
+		}
+	}
+	t.Logf("%d requests in %v", len(times), times[len(times)-1].Sub(times[0]))
+}
+
+// client records the requests sent through next.
+func (a *requests) client(next aws.HTTPClient) aws.HTTPClient {
+	return clientFunc(func(r *http.Request) (*http.Response, error) {
+		a.add()
+		return next.Do(r)
+	})
+}
+
+type clientFunc func(*http.Request) (*http.Response, error)
+
+func (f clientFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
