@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -16,16 +17,23 @@ func BenchmarkAdmission(b *testing.B) {
 		users:           map[string][]workload.User{"orders": {user("Deployment", "orders-worker", kAWS, awsRole)}},
 	}
 	benchmarks := []struct {
-		name string
-		body []byte
+		name   string
+		body   []byte
+		policy *policy.Policy
 	}{
-		{"deployment-three-connections", admissionReview(b, "CREATE", deployment("orders", kAWS, awsRole, kAz, "orders-api", kGCP, gcpEmail))},
-		{"serviceaccount-one-connection", admissionReview(b, "CREATE", serviceAccount("orders", kGCP, gcpEmail))},
-		{"no-keyless-annotation", admissionReview(b, "CREATE", deployment("orders", "example.com/team", "a"))},
+		{"deployment-three-connections", admissionReview(b, "CREATE", deployment("orders", kAWS, awsRole, kAz, "orders-api", kGCP, gcpEmail)), nil},
+		{"serviceaccount-one-connection", admissionReview(b, "CREATE", serviceAccount("orders", kGCP, gcpEmail)), nil},
+		{"no-keyless-annotation", admissionReview(b, "CREATE", deployment("orders", "example.com/team", "a")), nil},
+		// Identities named after the namespace, which the default policy allows.
+		{"deployment-default-policy", admissionReview(b, "CREATE", deployment("shop-api",
+			kAWS, "shop-api", kAz, "shop-api", kGCP, "shop-api@my-project.iam.gserviceaccount.com")), policy.Default()},
 	}
 	for _, bm := range benchmarks {
 		b.Run(bm.name, func(b *testing.B) {
 			h := newHandler(lookup)
+			if bm.policy != nil {
+				h.Policy = func() *policy.Policy { return bm.policy }
+			}
 			if w := post(h, bm.body); w.Code != http.StatusOK {
 				b.Fatalf("HTTP status = %d: %s", w.Code, w.Body)
 			}

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -78,11 +77,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not application/json", ct))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := readBody(r, (*buf)[:0])
+	if err != nil {
 		h.fail(w, http.StatusBadRequest, "reading the request body failed or it is larger than 7 MiB")
 		return
 	}
+	*buf = body
 	req, err := decodeReview(body)
 	if err != nil {
 		h.fail(w, http.StatusBadRequest, err.Error())
@@ -92,12 +94,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resource, operation := metricLabels(req)
 	resp, outcome := h.review(r.Context(), req)
 	resp.UID = req.UID
-	out, err := encodeReview(resp)
+	// Nothing decoded points into the body, so its buffer takes the answer.
+	out, err := appendReview(body[:0], resp)
 	if err != nil {
 		h.fail(w, http.StatusInternalServerError, "encoding the response failed")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	*buf = out
+	w.Header()["Content-Type"] = jsonContentType
 	_, _ = w.Write(out)
 
 	observe(resource, operation, outcome, time.Since(start).Seconds())
@@ -124,12 +128,11 @@ func (h *Handler) review(ctx context.Context, req *request) (*response, string) 
 		err      error
 		warnings []string
 	)
-	ctx = context.WithValue(ctx, warningsKey{}, &warnings)
 	switch {
 	case req.Kind.Group == "" && req.Kind.Kind == "ServiceAccount":
-		patch, errs, err = h.serviceAccount(ctx, req)
+		patch, errs, err = h.serviceAccount(ctx, req, &warnings)
 	case isWorkload(req.Kind.Group, req.Kind.Kind):
-		patch, errs, err = h.workload(ctx, req)
+		patch, errs, err = h.workload(ctx, req, &warnings)
 	default:
 		return &response{Allowed: true}, outcomeAllowed
 	}
@@ -162,10 +165,13 @@ func isWorkload(group, kind string) bool {
 	return false
 }
 
+// jsonContentType is shared by every answer; net/http only reads it.
+var jsonContentType = []string{"application/json"}
+
 // errBadObject marks an object in the review that does not decode.
 var errBadObject = errors.New("the object in the AdmissionReview does not decode")
 
-func (h *Handler) workload(ctx context.Context, req *request) (mutation.Patch, field.ErrorList, error) {
+func (h *Handler) workload(ctx context.Context, req *request, warnings *[]string) (mutation.Patch, field.ErrorList, error) {
 	var obj mutation.Workload
 	if req.obj != nil {
 		obj = *req.obj
@@ -189,11 +195,11 @@ func (h *Handler) workload(ctx context.Context, req *request) (mutation.Patch, f
 			return patch, errs, err
 		}
 	}
-	errs, err := h.checkPolicy(ctx, req, sa, req.Kind.Kind+"/"+obj.Name(), conns)
+	errs, err := h.checkPolicy(ctx, req, sa, req.Kind.Kind+"/"+obj.Name(), conns, warnings)
 	return patch, errs, err
 }
 
-func (h *Handler) serviceAccount(ctx context.Context, req *request) (mutation.Patch, field.ErrorList, error) {
+func (h *Handler) serviceAccount(ctx context.Context, req *request, warnings *[]string) (mutation.Patch, field.ErrorList, error) {
 	var obj mutation.ServiceAccount
 	if req.obj != nil {
 		obj.Metadata = req.obj.Metadata
@@ -216,7 +222,7 @@ func (h *Handler) serviceAccount(ctx context.Context, req *request) (mutation.Pa
 		"this ServiceAccount", users, h.Options.Parse); len(errs) > 0 {
 		return patch, errs, nil
 	}
-	errs, err = h.checkPolicy(ctx, req, obj.Metadata.Name, "", conns)
+	errs, err = h.checkPolicy(ctx, req, obj.Metadata.Name, "", conns, warnings)
 	return patch, errs, err
 }
 

@@ -14,14 +14,11 @@ import (
 	"github.com/keyless-dev/keyless/pkg/policystore"
 )
 
-// warningsKey carries admission warnings from checkPolicy to the response.
-type warningsKey struct{}
-
 // checkPolicy evaluates the policy in force: enforce-mode violations deny,
-// warn-mode ones become admission warnings, audit-mode ones are reported
+// warn-mode ones are appended to warnings, audit-mode ones are reported
 // through Audit. workloadRef is "Kind/name", or "" for a ServiceAccount.
 func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef string,
-	conns annotations.Connections) (field.ErrorList, error) {
+	conns annotations.Connections, warnings *[]string) (field.ErrorList, error) {
 	if h.Policy == nil {
 		return nil, nil
 	}
@@ -46,7 +43,6 @@ func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef
 	if err != nil {
 		return nil, err
 	}
-	self := req.Namespace + "/" + sa
 	var lookupErr error
 	vs := p.Evaluate(policy.Input{
 		Namespace: req.Namespace, NamespaceLabels: labels, ServiceAccount: sa, Workload: workloadRef,
@@ -56,6 +52,7 @@ func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef
 			if err != nil {
 				lookupErr = err
 			}
+			self := req.Namespace + "/" + sa
 			return slices.DeleteFunc(got, func(s string) bool { return s == self })
 		},
 	})
@@ -69,9 +66,7 @@ func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef
 		case policy.Enforce:
 			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations"), "policy "+v.Message))
 		case policy.Warn:
-			if w, ok := ctx.Value(warningsKey{}).(*[]string); ok {
-				*w = append(*w, fmt.Sprintf("keyless policy (warn): %s", v.Message))
-			}
+			*warnings = append(*warnings, fmt.Sprintf("keyless policy (warn): %s", v.Message))
 		case policy.Audit:
 			if h.Audit != nil && !req.dryRun() {
 				h.Audit(req.Namespace, req.Kind.Kind, req.Name, v)

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,17 +44,9 @@ type fastReview struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Request    *struct {
-		UID  string `json:"uid"`
-		Kind struct {
-			Group string `json:"group"`
-			Kind  string `json:"kind"`
-		} `json:"kind"`
-		Namespace string             `json:"namespace"`
-		Name      string             `json:"name"`
-		Operation string             `json:"operation"`
-		Object    *mutation.Workload `json:"object"`
-		OldObject json.RawMessage    `json:"oldObject"`
-		DryRun    *bool              `json:"dryRun"`
+		request
+		// Object, shallower than request.Object, takes "object".
+		Object *mutation.Workload `json:"object"`
 	} `json:"request"`
 }
 
@@ -64,10 +57,8 @@ func decodeReview(body []byte) (*request, error) {
 	var f fastReview
 	if err := json.Unmarshal(body, &f); err == nil && f.APIVersion == "admission.k8s.io/v1" &&
 		f.Kind == "AdmissionReview" && f.Request != nil && f.Request.UID != "" && f.Request.Object != nil {
-		q := f.Request
-		r := &request{UID: q.UID, Namespace: q.Namespace, Name: q.Name, Operation: q.Operation,
-			OldObject: q.OldObject, DryRun: q.DryRun, obj: q.Object}
-		r.Kind.Group, r.Kind.Kind = q.Kind.Group, q.Kind.Kind
+		r := &f.Request.request
+		r.obj = f.Request.Object
 		return r, nil
 	}
 	return decodeReviewSlow(body)
@@ -106,10 +97,50 @@ type status struct {
 	Message string `json:"message"`
 }
 
-func encodeReview(resp *response) ([]byte, error) {
-	return json.Marshal(struct {
-		APIVersion string    `json:"apiVersion"`
-		Kind       string    `json:"kind"`
-		Response   *response `json:"response"`
-	}{"admission.k8s.io/v1", "AdmissionReview", resp})
+// appendReview writes the AdmissionReview that carries resp, as
+// encoding/json would write it, to b.
+func appendReview(b []byte, resp *response) ([]byte, error) {
+	b = append(b, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":`...)
+	b = appendString(b, resp.UID)
+	if resp.Allowed {
+		b = append(b, `,"allowed":true`...)
+	} else {
+		b = append(b, `,"allowed":false`...)
+	}
+	if resp.PatchType != "" {
+		b = append(b, `,"patchType":`...)
+		b = appendString(b, resp.PatchType)
+	}
+	if len(resp.Patch) > 0 {
+		b = append(b, `,"patch":"`...)
+		b = base64.StdEncoding.AppendEncode(b, resp.Patch)
+		b = append(b, '"')
+	}
+	if len(resp.Warnings) > 0 || resp.Status != nil {
+		// Only refusals and warnings: rare enough for encoding/json.
+		tail, err := json.Marshal(struct {
+			Warnings []string `json:"warnings,omitempty"`
+			Status   *status  `json:"status,omitempty"`
+		}{resp.Warnings, resp.Status})
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+		b = append(b, tail[1:len(tail)-1]...) // without the braces
+	}
+	return append(b, "}}"...), nil
+}
+
+// appendString writes s as a JSON string: printable ASCII that encoding/json
+// writes as is is copied, anything else left to encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			raw, _ := json.Marshal(s) // a string always encodes
+			return append(b, raw...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -1,42 +1,54 @@
 package mutation
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 )
 
 // marks tracks the keyless.dev/injected list while a mutation runs: what was
-// injected before, and what stays injected after.
+// injected before, and what stays injected after. Both are sets; the few
+// items are kept in slices.
 type marks struct {
-	before map[string]bool
-	after  map[string]bool
+	before []string
+	after  []string
 }
 
-func newMarks(annots map[string]string) *marks {
-	m := &marks{before: map[string]bool{}, after: map[string]bool{}}
-	for _, item := range annotations.ParseList(annots[annotations.KeyInjected]) {
-		m.before[item] = true
+func newMarks(annots map[string]string) marks {
+	return marks{before: annotations.ParseList(annots[annotations.KeyInjected])}
+}
+
+func (m *marks) had(item string) bool { return slices.Contains(m.before, item) }
+
+func (m *marks) keep(item string) {
+	if !slices.Contains(m.after, item) {
+		m.after = append(m.after, item)
 	}
-	return m
 }
-
-func (m *marks) had(item string) bool { return m.before[item] }
-func (m *marks) keep(item string)     { m.after[item] = true }
 
 // record writes the list into the annotation edit when it changed.
 func (m *marks) record(edit *mapEdit) {
-	if maps.Equal(m.before, m.after) {
+	if sameSet(m.before, m.after) {
 		return
 	}
 	if len(m.after) == 0 {
 		edit.Remove(annotations.KeyInjected)
 		return
 	}
-	edit.Set(annotations.KeyInjected, annotations.FormatList(slices.Collect(maps.Keys(m.after))))
+	edit.Set(annotations.KeyInjected, annotations.FormatList(m.after))
 }
 
-func sortedKeys(m map[string]string) []string {
-	return slices.Sorted(maps.Keys(m))
+// sameSet reports whether a and b hold the same items, duplicates aside.
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }

@@ -19,30 +19,32 @@ func ForServiceAccount(sa *ServiceAccount, conns annotations.Connections, opts S
 	annots := sa.Metadata.Annotations
 	m := newMarks(annots)
 	edit := newMapEdit("/metadata/annotations", annots)
-	path := field.NewPath("metadata", "annotations")
+	path := func(key string) func() *field.Path {
+		return func() *field.Path { return field.NewPath("metadata", "annotations").Key(key) }
+	}
 	var errs field.ErrorList
 
 	gcp := ""
 	if conns.GCP != nil {
 		gcp = conns.GCP.Email
 	}
-	errs = append(errs, ensure(edit, m, annotations.GKEServiceAccount, gcp, conns.GCP != nil,
-		annotations.InjectedGCPServiceAccount, path.Key(annotations.GKEServiceAccount), annotations.KeyGCPServiceAccount)...)
+	errs = append(errs, ensure(edit, &m, annotations.GKEServiceAccount, gcp, conns.GCP != nil,
+		annotations.InjectedGCPServiceAccount, path(annotations.GKEServiceAccount), annotations.KeyGCPServiceAccount)...)
 
 	// Without an explicit client ID the controller looks it up and writes it;
 	// the webhook then only keeps it while the Azure connection stays.
 	azure := conns.Azure != nil
 	if azure && conns.Azure.ClientID != "" {
-		errs = append(errs, ensure(edit, m, annotations.AzureClientIDAnnotation, conns.Azure.ClientID, true,
-			annotations.InjectedAzureClientID, path.Key(annotations.AzureClientIDAnnotation), annotations.KeyAzureClientID)...)
+		errs = append(errs, ensure(edit, &m, annotations.AzureClientIDAnnotation, conns.Azure.ClientID, true,
+			annotations.InjectedAzureClientID, path(annotations.AzureClientIDAnnotation), annotations.KeyAzureClientID)...)
 	} else if azure && m.had(annotations.InjectedAzureClientID) {
 		m.keep(annotations.InjectedAzureClientID)
 	} else if !azure && m.had(annotations.InjectedAzureClientID) {
 		edit.Remove(annotations.AzureClientIDAnnotation)
 	}
 	if azure && opts.AzureTenantID != "" {
-		errs = append(errs, ensure(edit, m, annotations.AzureTenantIDAnnotation, opts.AzureTenantID, true,
-			annotations.InjectedAzureTenantID, path.Key(annotations.AzureTenantIDAnnotation), annotations.KeyAzureIdentity)...)
+		errs = append(errs, ensure(edit, &m, annotations.AzureTenantIDAnnotation, opts.AzureTenantID, true,
+			annotations.InjectedAzureTenantID, path(annotations.AzureTenantIDAnnotation), annotations.KeyAzureIdentity)...)
 	} else if m.had(annotations.InjectedAzureTenantID) {
 		if azure {
 			m.keep(annotations.InjectedAzureTenantID)
@@ -54,5 +56,9 @@ func ForServiceAccount(sa *ServiceAccount, conns annotations.Connections, opts S
 		return nil, errs
 	}
 	m.record(edit)
-	return edit.Apply(nil), nil
+	var patch Patch
+	if n := edit.ops(); n > 0 {
+		patch = make(Patch, 0, n)
+	}
+	return edit.Apply(patch), nil
 }

@@ -31,16 +31,21 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 		return nil, "", field.ErrorList{field.Required(field.NewPath("spec", "template"),
 			"a workload with keyless.dev connections needs a pod template")}
 	}
-	tmplPath := field.NewPath("spec", "template")
-	if base != "/spec/template" {
-		tmplPath = field.NewPath("spec", "jobTemplate", "spec", "template")
+	// Field paths are built only for an error: they allocate.
+	tmplPath := func() *field.Path {
+		if base != "/spec/template" {
+			return field.NewPath("spec", "jobTemplate", "spec", "template")
+		}
+		return field.NewPath("spec", "template")
 	}
 
 	var errs field.ErrorList
 	m := newMarks(w.Metadata.Annotations)
-	labels := newMapEdit(base+"/metadata/labels", tmpl.Metadata.Labels)
-	selector := newMapEdit(base+"/spec/nodeSelector", tmpl.Spec.NodeSelector)
-	var saOps Patch
+	paths := templatePathsAt(base)
+	labels := newMapEdit(paths.labels, tmpl.Metadata.Labels)
+	selector := newMapEdit(paths.nodeSelector, tmpl.Spec.NodeSelector)
+	var saBuf [2]Operation
+	saOps := saBuf[:0]
 	sa := tmpl.ServiceAccountName()
 
 	// The workload's own ServiceAccount: sharing "default" would hand the
@@ -49,39 +54,45 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 	switch {
 	case !conns.Empty() && (sa == "" || sa == "default"):
 		if opts.DenyDefaultServiceAccount || name == "" {
-			errs = append(errs, field.Required(tmplPath.Child("spec", "serviceAccountName"),
+			errs = append(errs, field.Required(tmplPath().Child("spec", "serviceAccountName"),
 				"a workload with keyless.dev connections must run as its own ServiceAccount, not \"default\" "+
 					"(which every pod in the namespace shares); set serviceAccountName"))
 			break
 		}
-		saOps = append(saOps, Operation{Op: "add", Path: base + "/spec/serviceAccountName", Value: name})
+		saOps = append(saOps, Operation{Op: "add", Path: paths.serviceAccountName, Value: name})
 		if tmpl.Spec.DeprecatedServiceAccount != "" {
-			saOps = append(saOps, Operation{Op: "add", Path: base + "/spec/serviceAccount", Value: name})
+			saOps = append(saOps, Operation{Op: "add", Path: paths.serviceAccount, Value: name})
 		}
 		sa = name
 		m.keep(annotations.InjectedServiceAccountName)
 	case !conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
 		m.keep(annotations.InjectedServiceAccountName)
 	case conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
-		saOps = append(saOps, Operation{Op: "remove", Path: base + "/spec/serviceAccountName"})
+		saOps = append(saOps, Operation{Op: "remove", Path: paths.serviceAccountName})
 		if tmpl.Spec.DeprecatedServiceAccount != "" {
-			saOps = append(saOps, Operation{Op: "remove", Path: base + "/spec/serviceAccount"})
+			saOps = append(saOps, Operation{Op: "remove", Path: paths.serviceAccount})
 		}
 		sa = ""
 	}
 
-	errs = append(errs, ensure(labels, m, annotations.AzureUseLabel, "true", conns.Azure != nil,
-		annotations.InjectedAzureUseLabel, tmplPath.Child("metadata", "labels").Key(annotations.AzureUseLabel),
-		annotations.KeyAzureIdentity)...)
-	errs = append(errs, ensure(selector, m, annotations.GKEMetadataServerNodeSelector, "true",
-		conns.GCP != nil && opts.GKENodeSelector, annotations.InjectedGKENodeSelector,
-		tmplPath.Child("spec", "nodeSelector").Key(annotations.GKEMetadataServerNodeSelector),
-		annotations.KeyGCPServiceAccount)...)
+	errs = append(errs, ensure(labels, &m, annotations.AzureUseLabel, "true", conns.Azure != nil,
+		annotations.InjectedAzureUseLabel, func() *field.Path {
+			return tmplPath().Child("metadata", "labels").Key(annotations.AzureUseLabel)
+		}, annotations.KeyAzureIdentity)...)
+	errs = append(errs, ensure(selector, &m, annotations.GKEMetadataServerNodeSelector, "true",
+		conns.GCP != nil && opts.GKENodeSelector, annotations.InjectedGKENodeSelector, func() *field.Path {
+			return tmplPath().Child("spec", "nodeSelector").Key(annotations.GKEMetadataServerNodeSelector)
+		}, annotations.KeyGCPServiceAccount)...)
 	if len(errs) > 0 {
 		return nil, sa, errs
 	}
 
+	meta := newMapEdit("/metadata/annotations", w.Metadata.Annotations)
+	m.record(meta)
 	var tmplPatch Patch
+	if n := len(saOps) + labels.ops() + selector.ops() + meta.ops(); n > 0 {
+		tmplPatch = make(Patch, 0, n)
+	}
 	tmplPatch = append(tmplPatch, saOps...)
 	tmplPatch = labels.Apply(tmplPatch)
 	tmplPatch = selector.Apply(tmplPatch)
@@ -91,15 +102,34 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 			// follow: keep what was injected, and its record, as they are.
 			return nil, tmpl.ServiceAccountName(), nil
 		}
-		return nil, sa, field.ErrorList{field.Forbidden(tmplPath,
+		return nil, sa, field.ErrorList{field.Forbidden(tmplPath(),
 			"the pod template of a Job cannot change after it is created, so keyless.dev connections "+
 				"can only be added when the Job is created; create a new Job (or annotate its CronJob)")}
 	}
 
-	meta := newMapEdit("/metadata/annotations", w.Metadata.Annotations)
-	m.record(meta)
 	return meta.Apply(tmplPatch), sa, nil
 }
+
+// templatePaths are the JSON pointers patched in a pod template.
+type templatePaths struct{ labels, nodeSelector, serviceAccountName, serviceAccount string }
+
+// templatePathsAt returns them for the template at base (see
+// Workload.PodTemplate), without building strings per request.
+func templatePathsAt(base string) templatePaths {
+	if base == "/spec/template" {
+		return podTemplatePaths
+	}
+	return jobTemplatePaths
+}
+
+var (
+	podTemplatePaths = templatePaths{"/spec/template/metadata/labels", "/spec/template/spec/nodeSelector",
+		"/spec/template/spec/serviceAccountName", "/spec/template/spec/serviceAccount"}
+	jobTemplatePaths = templatePaths{"/spec/jobTemplate/spec/template/metadata/labels",
+		"/spec/jobTemplate/spec/template/spec/nodeSelector",
+		"/spec/jobTemplate/spec/template/spec/serviceAccountName",
+		"/spec/jobTemplate/spec/template/spec/serviceAccount"}
+)
 
 // onlyRemovals reports whether p only takes away what Keyless injected.
 func onlyRemovals(p Patch) bool {
@@ -113,9 +143,10 @@ func onlyRemovals(p Patch) bool {
 
 // ensure makes edit hold key=value while wanted, recording that Keyless put
 // it there, and removes it (only if Keyless put it there) when not wanted. A
-// different value written by the user is an error: Keyless never overrides it.
+// different value written by the user is an error at path(): Keyless never
+// overrides it.
 func ensure(edit *mapEdit, m *marks, key, value string, wanted bool, mark string,
-	path *field.Path, because string) field.ErrorList {
+	path func() *field.Path, because string) field.ErrorList {
 	current, ok := edit.current[key]
 	switch {
 	case wanted && !ok:
@@ -129,7 +160,7 @@ func ensure(edit *mapEdit, m *marks, key, value string, wanted bool, mark string
 		edit.Set(key, value)
 		m.keep(mark)
 	case wanted:
-		return field.ErrorList{field.Invalid(path, current, fmt.Sprintf(
+		return field.ErrorList{field.Invalid(path(), current, fmt.Sprintf(
 			"%s needs %s=%q here; set it to %q or remove %s", because, key, value, value, because))}
 	case m.had(mark):
 		edit.Remove(key)

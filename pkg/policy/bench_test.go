@@ -18,3 +18,17 @@ func BenchmarkEvaluateDefault(b *testing.B) {
 		p.Evaluate(in)
 	}
 }
+
+// BenchmarkEvaluateDefaultAllowed is the usual admission: every identity is
+// named after the namespace, so there is no violation and no message.
+func BenchmarkEvaluateDefaultAllowed(b *testing.B) {
+	p := Default()
+	in := Input{Namespace: "orders", ServiceAccount: "api", AzureSubscription: testSub,
+		Connections: conns(b, "aws-role", "orders-api", "azure-identity", "orders-api", "gcp-service-account", "orders-api"+testProject)}
+	if vs := p.Evaluate(in); len(vs) > 0 {
+		b.Fatalf("violations: %s", messages(vs))
+	}
+	for b.Loop() {
+		p.Evaluate(in)
+	}
+}

@@ -7,7 +7,7 @@ const DefaultRuleName = "namespace-prefix"
 // namespace, connections may only use identities named after the namespace
 // (its name, or its name followed by "-"), in enforce mode.
 func Default() *Policy {
-	return &Policy{spec: Spec{ExistingViolations: Report, Rules: defaultRules()}}
+	return newPolicy(Spec{ExistingViolations: Report, Rules: defaultRules()})
 }
 
 // defaultRules is built anew on each call: the slices must not be shared

@@ -3,9 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	"sync"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 )
@@ -21,41 +19,30 @@ const (
 // ServiceAccount or workload. It does no I/O: the caller supplies the
 // namespace's labels and, for UniqueIdentity, the other bindings.
 func (p *Policy) Evaluate(in Input) []Violation {
+	if p == nil {
+		p = defaultPolicy()
+	}
 	var vs []Violation
-	rules := p.rules()
-	for i := range rules {
-		r := &rules[i]
-		if !r.Namespaces.selects(in.Namespace, in.NamespaceLabels) {
+	for i := range p.spec.Rules {
+		r, c := &p.spec.Rules[i], &p.compiled[i]
+		if !c.selects(r, in.Namespace, in.NamespaceLabels) {
 			continue
 		}
-		vs = append(vs, r.evaluate(in)...)
+		vs = append(vs, r.evaluate(c, in)...)
 	}
 	return vs
 }
 
-// selects: one of the name patterns and the label selector, each when
-// given, must match. Parse has checked the selector; if it still failed to
-// convert, the rule would apply rather than be skipped.
-func (s NamespaceSelector) selects(ns string, nsLabels map[string]string) bool {
-	if s.Names != nil && !anyMatch(s.Names, func(p string) bool { return match(p, ns, nil, false) }) {
-		return false
-	}
-	if s.Selector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(s.Selector)
-		if err == nil && !sel.Matches(labels.Set(nsLabels)) {
-			return false
-		}
-	}
-	return true
-}
+// defaultPolicy is what a nil *Policy evaluates.
+var defaultPolicy = sync.OnceValue(Default)
 
-func (r *Rule) evaluate(in Input) []Violation {
+func (r *Rule) evaluate(c *compiledRule, in Input) []Violation {
 	var vs []Violation
 	add := func(cloud, format string, args ...any) {
 		vs = append(vs, Violation{Rule: r.Name, Mode: r.mode(), Cloud: cloud,
 			Message: fmt.Sprintf("rule %q: ", r.Name) + fmt.Sprintf(format, args...)})
 	}
-	c := in.Connections
+	conns := in.Connections
 	v := &vars{namespace: in.Namespace, serviceAccount: in.ServiceAccount}
 	notAllowed := func(cloud, what, id string, pats []string) {
 		add(cloud, "%s %q is not allowed in namespace %q; %s", what, id, in.Namespace, allowed(pats, v))
@@ -67,43 +54,43 @@ func (r *Rule) evaluate(in Input) []Violation {
 		for _, role := range []struct {
 			what string
 			r    *annotations.AWSRole
-		}{{"AWS role", c.AWS}, {"AWS target role", c.AWSTargetRole}} {
-			if role.r != nil && !anyMatch(r.AWSRoles, func(p string) bool { return matchAWS(p, role.r, v) }) {
+		}{{"AWS role", conns.AWS}, {"AWS target role", conns.AWSTargetRole}} {
+			if role.r != nil && !anyAWS(c.aws, role.r, v) {
 				notAllowed(CloudAWS, role.what, role.r.String(), r.AWSRoles)
 			}
 		}
 	}
-	if a := c.Azure; a != nil && r.AzureIdentities != nil {
+	if a := conns.Azure; a != nil && r.AzureIdentities != nil {
 		sub := subscriptionOf(a, in.AzureSubscription)
-		if !anyMatch(r.AzureIdentities, func(p string) bool { return matchAzure(p, sub, a.ResourceGroup, a.Name, v) }) {
+		if !anyAzure(c.azure, sub, a, v) {
 			notAllowed(CloudAzure, "Azure identity", azureName(sub, a), r.AzureIdentities)
 		}
 	}
-	if g := c.GCP; g != nil && r.GCPServiceAccounts != nil {
-		if !anyMatch(r.GCPServiceAccounts, func(p string) bool { return matchGCP(p, g.Email, v) }) {
+	if g := conns.GCP; g != nil && r.GCPServiceAccounts != nil {
+		if !anyGCP(c.gcp, g.Email, v) {
 			notAllowed(CloudGCP, "GCP service account", g.Email, r.GCPServiceAccounts)
 		}
 	}
 
 	if r.UniqueIdentity && in.OtherBindings != nil {
 		for _, cloud := range []string{CloudAWS, CloudAzure, CloudGCP} {
-			key := IdentityKey(cloud, c, in.AzureSubscription)
+			key := IdentityKey(cloud, conns, in.AzureSubscription)
 			if key == "" {
 				continue
 			}
 			if others := in.OtherBindings(key); len(others) > 0 {
 				add(cloud, "%s is already bound by %s %s; a cloud identity may be bound by one ServiceAccount only",
-					describeIdentity(cloud, c, in.AzureSubscription), plural(len(others), "ServiceAccount"), quoteList(others))
+					describeIdentity(cloud, conns, in.AzureSubscription), plural(len(others), "ServiceAccount"), quoteList(others))
 			}
 		}
 	}
 
-	if r.RequireNamespaceLabel != "" && !c.Empty() && !hasLabel(in.NamespaceLabels, r.RequireNamespaceLabel) {
+	if r.RequireNamespaceLabel != "" && !conns.Empty() && !hasLabel(in.NamespaceLabels, r.RequireNamespaceLabel) {
 		add("", "namespace %q has no label %s, which opts a namespace in to cloud connections; label it (kubectl label namespace %s %s) or remove the connection",
 			in.Namespace, requiredLabelText(r.RequireNamespaceLabel), in.Namespace, labelArg(r.RequireNamespaceLabel))
 	}
 
-	if r.RequireConnection && in.Workload != "" && c.Empty() {
+	if r.RequireConnection && in.Workload != "" && conns.Empty() {
 		add("", "%s in namespace %q has no connection, but every workload here needs one; add %s, %s or %s",
 			in.Workload, in.Namespace, annotations.KeyAWSRole, annotations.KeyAzureIdentity, annotations.KeyGCPServiceAccount)
 	}
@@ -118,9 +105,31 @@ func (r *Rule) mode() Mode {
 	return r.Mode
 }
 
-func anyMatch(pats []string, f func(string) bool) bool {
-	for _, p := range pats {
-		if f(p) {
+func anyAWS(pats []awsPattern, r *annotations.AWSRole, v *vars) bool {
+	arn := ""
+	if r.Account != "" {
+		arn = r.String()
+	}
+	for i := range pats {
+		if pats[i].match(r, arn, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyAzure(pats []azurePattern, sub string, a *annotations.AzureIdentity, v *vars) bool {
+	for i := range pats {
+		if pats[i].match(sub, a.ResourceGroup, a.Name, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyGCP(pats []gcpPattern, email string, v *vars) bool {
+	for i := range pats {
+		if pats[i].match(email, v) {
 			return true
 		}
 	}

@@ -51,3 +51,22 @@ func messages(vs []Violation) string {
 	}
 	return b.String()
 }
+
+// match, matchAWS, matchAzure and matchGCP compile a pattern and match it,
+// as Evaluate does with the patterns it compiled beforehand.
+func match(pat, s string, v *vars, fold bool) bool { return matchAtoms(compile(pat), s, v, fold) }
+
+func matchAWS(pat string, r *annotations.AWSRole, v *vars) bool {
+	p := compileAWS(pat)
+	return p.match(r, r.String(), v)
+}
+
+func matchAzure(pat, sub, rg, name string, v *vars) bool {
+	p := compileAzure(pat)
+	return p.match(sub, rg, name, v)
+}
+
+func matchGCP(pat, email string, v *vars) bool {
+	p := compileGCP(pat)
+	return p.match(email, v)
+}

@@ -16,55 +16,59 @@ const (
 // vars are the values of the templates in one evaluation.
 type vars struct{ namespace, serviceAccount string }
 
-// atom is one element of a compiled pattern: a literal run, or a wildcard.
+// Kinds of atom.
+const (
+	atomLit            = iota // lit, as written
+	atomStar                  // "*"
+	atomOne                   // "?"
+	atomNamespace             // ${namespace}; lit is its text
+	atomServiceAccount        // ${serviceAccount}; lit is its text
+)
+
+// atom is one element of a compiled pattern: a literal run, a wildcard or a
+// template. Templates stay atoms, so that a pattern is compiled once (when
+// the policy is made) and its values are compared in place at match time.
 type atom struct {
 	lit  string
-	wild byte // '*', '?' or 0 for a literal
+	kind uint8
 }
 
-// compile turns a pattern into atoms. Template values become literals, so a
-// "*" in a namespace name (which Kubernetes forbids anyway) cannot act as a
-// wildcard. With v nil, templates stay literal text. fold lower-cases
-// literals for case-insensitive matching.
-func compile(pat string, v *vars, fold bool) []atom {
+// compile turns a pattern into atoms.
+func compile(pat string) []atom {
 	var atoms []atom
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			atoms = append(atoms, atom{lit: lit.String()})
-			lit.Reset()
+	start := 0 // of the pending literal
+	flush := func(end int) {
+		if end > start {
+			atoms = append(atoms, atom{lit: pat[start:end]})
 		}
 	}
 	for i := 0; i < len(pat); i++ {
 		switch c := pat[i]; c {
 		case '*', '?':
-			flush()
-			if c == '*' && len(atoms) > 0 && atoms[len(atoms)-1].wild == '*' {
+			flush(i)
+			start = i + 1
+			if c == '*' && len(atoms) > 0 && atoms[len(atoms)-1].kind == atomStar {
 				continue // "**" is "*"
 			}
-			atoms = append(atoms, atom{wild: c})
+			kind := uint8(atomOne)
+			if c == '*' {
+				kind = atomStar
+			}
+			atoms = append(atoms, atom{kind: kind})
 		case '$':
-			if name, n, ok := template(pat[i:]); ok && v != nil {
-				val := v.namespace
+			if name, n, ok := template(pat[i:]); ok {
+				flush(i)
+				kind := uint8(atomNamespace)
 				if name == tmplServiceAccount {
-					val = v.serviceAccount
+					kind = atomServiceAccount
 				}
-				if fold {
-					val = lower(val)
-				}
-				lit.WriteString(val)
+				atoms = append(atoms, atom{lit: pat[i : i+n], kind: kind})
 				i += n - 1
-				continue
+				start = i + 1
 			}
-			lit.WriteByte(c)
-		default:
-			if fold {
-				c = lowerByte(c)
-			}
-			lit.WriteByte(c)
 		}
 	}
-	flush()
+	flush(len(pat))
 	return atoms
 }
 
@@ -79,20 +83,38 @@ func template(s string) (name string, n int, ok bool) {
 	return "", 0, false
 }
 
-// matchAtoms is glob matching with backtracking to the last "*" only, which
-// is enough for "*" and "?" and keeps the cost at O(len(atoms)*len(s)).
-// "?" and "*" step over whole UTF-8 characters (or single invalid bytes).
-func matchAtoms(atoms []atom, s string) bool {
+// text is what an atom that is not a wildcard matches: a template's value
+// from v, which is a literal even if it holds "*" or "?" (Kubernetes forbids
+// them in names anyway), or with v nil the template's own text.
+func (a atom) text(v *vars) string {
+	switch {
+	case v == nil || a.kind == atomLit:
+		return a.lit
+	case a.kind == atomNamespace:
+		return v.namespace
+	default:
+		return v.serviceAccount
+	}
+}
+
+// matchAtoms reports whether the whole of s matches atoms, with templates
+// substituted from v (nil: templates are literal text). fold makes ASCII
+// letters match regardless of case.
+//
+// It is glob matching with backtracking to the last "*" only, which is
+// enough for "*" and "?" and keeps the cost at O(len(atoms)*len(s)). "?"
+// and "*" step over whole UTF-8 characters (or single invalid bytes).
+func matchAtoms(atoms []atom, s string, v *vars, fold bool) bool {
 	ai, si := 0, 0
 	starA, starS := -1, 0
 	for {
 		if ai < len(atoms) {
-			switch a := atoms[ai]; a.wild {
-			case '*':
+			switch a := atoms[ai]; a.kind {
+			case atomStar:
 				starA, starS = ai, si
 				ai++
 				continue
-			case '?':
+			case atomOne:
 				if si < len(s) {
 					_, w := utf8.DecodeRuneInString(s[si:])
 					si += w
@@ -100,8 +122,8 @@ func matchAtoms(atoms []atom, s string) bool {
 					continue
 				}
 			default:
-				if strings.HasPrefix(s[si:], a.lit) {
-					si += len(a.lit)
+				if t := a.text(v); hasPrefix(s[si:], t, fold) {
+					si += len(t)
 					ai++
 					continue
 				}
@@ -119,56 +141,130 @@ func matchAtoms(atoms []atom, s string) bool {
 	}
 }
 
-// match reports whether the whole of s matches pat, with templates
-// substituted from v (nil: templates are literal text). fold makes ASCII
-// letters match regardless of case.
-func match(pat, s string, v *vars, fold bool) bool {
-	if fold {
-		s = lower(s)
+// hasPrefix is strings.HasPrefix, ASCII case-insensitive with fold.
+func hasPrefix(s, prefix string, fold bool) bool {
+	if !fold || len(s) < len(prefix) {
+		return strings.HasPrefix(s, prefix)
 	}
-	return matchAtoms(compile(pat, v, fold), s)
+	for i := 0; i < len(prefix); i++ {
+		if lowerByte(s[i]) != lowerByte(prefix[i]) {
+			return false
+		}
+	}
+	return true
 }
 
-// matchLast matches a pattern and a value that both end in a name after
+// lastPattern matches a pattern and a value that both end in a name after
 // their last sep: the name part against the name part (folded if
 // foldName), the rest against the rest. So a "*" never spans from a path
 // into a role name, nor across the "@" of an email. A pattern without sep
 // matches only a value without it.
-func matchLast(pat, s string, sep byte, v *vars, foldName bool) bool {
-	pi, si := strings.LastIndexByte(pat, sep), strings.LastIndexByte(s, sep)
-	if pi < 0 || si < 0 {
-		return pi < 0 && si < 0 && match(pat, s, v, foldName)
+type lastPattern struct {
+	sep        byte
+	split      bool   // the pattern has sep
+	whole      []atom // without sep
+	rest, name []atom // with sep: before and after the last one
+}
+
+func compileLast(pat string, sep byte) lastPattern {
+	pi := strings.LastIndexByte(pat, sep)
+	if pi < 0 {
+		return lastPattern{sep: sep, whole: compile(pat)}
 	}
-	return match(pat[:pi], s[:si], v, false) && match(pat[pi+1:], s[si+1:], v, foldName)
+	return lastPattern{sep: sep, split: true, rest: compile(pat[:pi]), name: compile(pat[pi+1:])}
+}
+
+func (p *lastPattern) match(s string, v *vars, foldName bool) bool {
+	si := strings.LastIndexByte(s, p.sep)
+	if !p.split || si < 0 {
+		return !p.split && si < 0 && matchAtoms(p.whole, s, v, foldName)
+	}
+	return matchAtoms(p.rest, s[:si], v, false) && matchAtoms(p.name, s[si+1:], v, foldName)
+}
+
+// matchJoined is match(prefix+s) without building the string in the usual
+// case, a prefix that is empty or ends in sep before an s without sep.
+func (p *lastPattern) matchJoined(prefix, s string, v *vars, foldName bool) bool {
+	if strings.IndexByte(s, p.sep) >= 0 || (prefix != "" && prefix[len(prefix)-1] != p.sep) {
+		return p.match(prefix+s, v, foldName)
+	}
+	if prefix == "" {
+		return !p.split && matchAtoms(p.whole, s, v, foldName)
+	}
+	return p.split && matchAtoms(p.rest, prefix[:len(prefix)-1], v, false) && matchAtoms(p.name, s, v, foldName)
+}
+
+// awsPattern: an ARN connection matches ARN patterns with its ARN and name
+// patterns with PATH/NAME; a bare-name connection matches name patterns
+// only (its account is the cluster's, unknown here). Role names compare
+// without case; partitions, accounts and paths exactly.
+type awsPattern struct {
+	arn  bool
+	last lastPattern
+}
+
+func compileAWS(pat string) awsPattern {
+	return awsPattern{arn: isARNPattern(pat), last: compileLast(pat, '/')}
 }
 
 // isARNPattern tells ARN patterns from name patterns.
 func isARNPattern(pat string) bool { return strings.HasPrefix(pat, "arn:") }
 
-// matchAWS: an ARN connection matches ARN patterns with its ARN and name
-// patterns with PATH/NAME; a bare-name connection matches name patterns
-// only (its account is the cluster's, unknown here). Role names compare
-// without case; partitions, accounts and paths exactly.
-func matchAWS(pat string, r *annotations.AWSRole, v *vars) bool {
-	if isARNPattern(pat) {
-		return r.Account != "" && matchLast(pat, r.String(), '/', v, true)
+// match takes the role and, for a role with an account, its ARN.
+func (p *awsPattern) match(r *annotations.AWSRole, arn string, v *vars) bool {
+	if p.arn {
+		return r.Account != "" && p.last.match(arn, v, true)
 	}
-	return matchLast(pat, strings.TrimPrefix(r.Path, "/")+r.Name, '/', v, true)
+	return p.last.matchJoined(strings.TrimPrefix(r.Path, "/"), r.Name, v, true)
 }
 
-// matchAzure matches SUBSCRIPTION/RESOURCEGROUP/NAME part by part, without
-// case (ARM names are case-insensitive), so "*" never spans a "/".
-func matchAzure(pat, sub, rg, name string, v *vars) bool {
+// azurePattern matches SUBSCRIPTION/RESOURCEGROUP/NAME part by part,
+// without case (ARM names are case-insensitive), so "*" never spans a "/".
+// A pattern of another number of parts matches nothing.
+type azurePattern struct {
+	ok    bool
+	parts [3][]atom
+}
+
+func compileAzure(pat string) azurePattern {
 	parts := strings.Split(pat, "/")
-	return len(parts) == 3 && match(parts[0], sub, v, true) && match(parts[1], rg, v, true) && match(parts[2], name, v, true)
+	if len(parts) != 3 {
+		return azurePattern{}
+	}
+	return azurePattern{ok: true, parts: [3][]atom{compile(parts[0]), compile(parts[1]), compile(parts[2])}}
 }
 
-// matchGCP matches an email exactly; "*" never spans the "@".
-func matchGCP(pat, email string, v *vars) bool { return matchLast(pat, email, '@', v, false) }
+func (p *azurePattern) match(sub, rg, name string, v *vars) bool {
+	return p.ok && matchAtoms(p.parts[0], sub, v, true) && matchAtoms(p.parts[1], rg, v, true) &&
+		matchAtoms(p.parts[2], name, v, true)
+}
+
+// gcpPattern matches an email exactly; "*" never spans the "@".
+type gcpPattern struct{ last lastPattern }
+
+func compileGCP(pat string) gcpPattern { return gcpPattern{last: compileLast(pat, '@')} }
+
+func (p *gcpPattern) match(email string, v *vars) bool { return p.last.match(email, v, false) }
 
 // substitute writes the templates out, for messages.
 func substitute(pat string, v *vars) string {
-	return strings.NewReplacer("${"+tmplNamespace+"}", v.namespace, "${"+tmplServiceAccount+"}", v.serviceAccount).Replace(pat)
+	if !strings.Contains(pat, "${") {
+		return pat
+	}
+	var b strings.Builder
+	for i := 0; i < len(pat); i++ {
+		if name, n, ok := template(pat[i:]); ok {
+			if name == tmplNamespace {
+				b.WriteString(v.namespace)
+			} else {
+				b.WriteString(v.serviceAccount)
+			}
+			i += n - 1
+			continue
+		}
+		b.WriteByte(pat[i])
+	}
+	return b.String()
 }
 
 func lowerByte(c byte) byte {

@@ -47,7 +47,7 @@ func ParseNamed(name string, raw []byte) (*Policy, error) {
 	if len(d.errs) > 0 {
 		return nil, joinSorted(d.errs)
 	}
-	return &Policy{spec: spec}, nil
+	return newPolicy(spec), nil
 }
 
 // blank reports input with only blanks and comments. The YAML library

@@ -10,6 +10,8 @@ import "slices"
 type Policy struct {
 	// spec is normalized: every rule has its Mode, ExistingViolations is set.
 	spec Spec
+	// compiled holds spec.Rules made ready to evaluate, in the same order.
+	compiled []compiledRule
 }
 
 // Rules returns a copy of the rules, in evaluation order, with defaults
@@ -32,14 +34,6 @@ func (p *Policy) ExistingViolations() ExistingViolations {
 		return Report
 	}
 	return p.spec.ExistingViolations
-}
-
-// rules returns the rules to evaluate without copying them.
-func (p *Policy) rules() []Rule {
-	if p == nil {
-		return defaultRules()
-	}
-	return p.spec.Rules
 }
 
 // clone copies r deeply, so that callers of Rules cannot change the policy.
