@@ -80,7 +80,9 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 	}
 	if !conns.Empty() {
 		// Before any cloud write, so that a ServiceAccount deleted during
-		// the calls below waits for the removal of what they make.
+		// the calls below waits for the removal of what they make. The
+		// webhook adds it at admission; this covers ServiceAccounts
+		// admitted without it (before Keyless was installed).
 		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
 			return reconcile.Result{}, err
 		}

@@ -9,6 +9,10 @@ type ObjectMeta struct {
 	GenerateName string            `json:"generateName,omitempty"`
 	Namespace    string            `json:"namespace,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
+	Finalizers   []string          `json:"finalizers,omitempty"`
+	// DeletionTimestamp is kept as the raw RFC 3339 text: only its
+	// presence matters.
+	DeletionTimestamp *string `json:"deletionTimestamp,omitempty"`
 }
 
 // PodTemplate is the part of a pod template Keyless reads and patches.

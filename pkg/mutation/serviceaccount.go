@@ -1,6 +1,8 @@
 package mutation
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
@@ -11,6 +13,12 @@ type ServiceAccountOptions struct {
 	// AzureTenantID, when set, is written as azure.workload.identity/tenant-id
 	// on ServiceAccounts connected to Azure.
 	AzureTenantID string
+	// Finalizer, when set, is added to connected ServiceAccounts that lack
+	// it and are not being deleted: the controller needs it before its
+	// first cloud write, and adding it here saves the controller one write
+	// to the API server per connection. It is never removed here: that
+	// is the controller's, once the cloud objects are gone.
+	Finalizer string
 }
 
 // ForServiceAccount returns the patch that makes sa's cloud annotations match
@@ -56,9 +64,22 @@ func ForServiceAccount(sa *ServiceAccount, conns annotations.Connections, opts S
 		return nil, errs
 	}
 	m.record(edit)
+	fin := finalizerOp(sa.Metadata, conns, opts.Finalizer)
 	var patch Patch
-	if n := edit.ops(); n > 0 {
+	if n := edit.ops() + len(fin); n > 0 {
 		patch = make(Patch, 0, n)
 	}
-	return edit.Apply(patch), nil
+	return append(edit.Apply(patch), fin...), nil
+}
+
+// finalizerOp adds finalizer to a connected object that is not being
+// deleted (the API server refuses new finalizers then) and lacks it.
+func finalizerOp(meta ObjectMeta, conns annotations.Connections, finalizer string) []Operation {
+	if finalizer == "" || conns.Empty() || meta.DeletionTimestamp != nil || slices.Contains(meta.Finalizers, finalizer) {
+		return nil
+	}
+	if len(meta.Finalizers) == 0 {
+		return []Operation{{Op: "add", Path: "/metadata/finalizers", Value: []string{finalizer}}}
+	}
+	return []Operation{{Op: "add", Path: "/metadata/finalizers/-", Value: finalizer}}
 }

@@ -3,6 +3,10 @@ package mutation
 import (
 	"path/filepath"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 )
@@ -139,6 +143,53 @@ var serviceAccountTests = []struct {
 		name: "nothing",
 		obj:  serviceAccount("orders"),
 	},
+	{
+		name: "finalizer-added",
+		obj:  serviceAccount("orders", kGCP, gcpEmail),
+		opts: withFinalizer,
+	},
+	{
+		name: "finalizer-after-others",
+		obj:  finalizers(serviceAccount("orders", kAWS, awsRole), "example.com/keep"),
+		opts: withFinalizer,
+	},
+	{
+		name: "finalizer-present",
+		obj:  finalizers(serviceAccount("orders", kAWS, awsRole), "example.com/keep", annotations.Finalizer),
+		opts: withFinalizer,
+	},
+	{
+		// The API server refuses new finalizers on an object being deleted.
+		name: "finalizer-not-while-deleting",
+		obj:  deleting(serviceAccount("orders", kAWS, awsRole)),
+		opts: withFinalizer,
+	},
+	{
+		name: "finalizer-not-without-connection",
+		obj:  serviceAccount("orders", "example.com/owner", "team-a"),
+		opts: withFinalizer,
+	},
+	{
+		// Removing the connection leaves the finalizer to the controller,
+		// which removes it once the cloud object is gone.
+		name: "finalizer-kept-after-removal",
+		obj:  finalizers(serviceAccount("orders", gkeSA, gcpEmail, kInj, iGCP), annotations.Finalizer),
+		opts: withFinalizer,
+	},
+}
+
+// withFinalizer is the ServiceAccount setting of keyless serve.
+var withFinalizer = ServiceAccountOptions{Finalizer: annotations.Finalizer}
+
+func finalizers(sa *corev1.ServiceAccount, f ...string) *corev1.ServiceAccount {
+	sa.Finalizers = f
+	return sa
+}
+
+func deleting(sa *corev1.ServiceAccount) *corev1.ServiceAccount {
+	sa.Finalizers = []string{"kubernetes"}
+	sa.DeletionTimestamp = &metav1.Time{Time: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	return sa
 }
 
 func TestForServiceAccount(t *testing.T) {

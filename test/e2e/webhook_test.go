@@ -80,6 +80,10 @@ func TestServiceAccountGetsGKEAnnotation(t *testing.T) {
 	ns := namespace(t)
 	sa := serviceAccount(ns, "billing", annotated(annotations.KeyGCPServiceAccount, gcpEmail))
 	create(t, sa)
+	// The create's answer: the webhook, not the controller, added it.
+	if !containsString(sa.Finalizers, annotations.Finalizer) {
+		t.Errorf("finalizers %v right after the create, want %s added at admission", sa.Finalizers, annotations.Finalizer)
+	}
 	get(t, sa)
 	if sa.Annotations[gkeSAAnnot] != gcpEmail {
 		t.Errorf("%s = %q, want %q", gkeSAAnnot, sa.Annotations[gkeSAAnnot], gcpEmail)
