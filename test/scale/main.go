@@ -29,6 +29,7 @@ func main() {
 	flag.IntVar(&c.Connections, "connections", 1000, "scale: connected ServiceAccounts, spread over the three clouds")
 	flag.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "scale: latency the simulators add to every call")
 	flag.Float64Var(&c.QPS, "qps", 50, "scale: --aws-qps, --azure-qps and --gcp-qps of keyless")
+	flag.StringVar(&c.Layout, "identity-layout", "spread", "scale: spread (consecutive ServiceAccounts use different identities) or grouped (runs of 50, 20 for Azure, share one)")
 	flag.IntVar(&c.Workers, "workers", 16, "scale: --workers of keyless")
 	flag.StringVar(&c.KubeQPS, "kube-api-qps", "", "scale: --kube-api-qps of keyless (empty: its default)")
 	flag.DurationVar(&c.Resync, "resync-period", 2*time.Minute, "--resync-period of keyless; the scale mode counts the resync's calls for 1.1 periods after all-Ready, so make it at least 1.5 × the creation phase")
@@ -40,8 +41,13 @@ func main() {
 	flag.StringVar(&c.Assets, "assets", "", "folder of etcd and kube-apiserver (default $KUBEBUILDER_ASSETS or bin/control-plane)")
 	flag.StringVar(&c.Binary, "keyless", "", "a built keyless binary (default: go build ./cmd/keyless)")
 	flag.StringVar(&c.BaseBinary, "base-keyless", "", "memory: the keyless binary to compare with (default: built from git archive HEAD)")
+	flag.BoolVar(&c.SkipResync, "skip-resync", false, "scale: stop at all-Ready, without counting a resync")
 	verbose := flag.Bool("v", false, "stream keyless's logs to stderr")
 	flag.Parse()
+	if c.Layout != "spread" && c.Layout != "grouped" {
+		fmt.Fprintf(os.Stderr, "--identity-layout=%q: use spread or grouped\n", c.Layout)
+		os.Exit(2)
+	}
 	if *verbose {
 		c.Logs = os.Stderr
 	}
@@ -58,7 +64,7 @@ func main() {
 }
 
 type config struct {
-	Mode                                    string
+	Mode, Layout                            string
 	Connections, Workers                    int
 	Latency, Resync, Timeout, Settle        time.Duration
 	QPS                                     float64

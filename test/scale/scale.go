@@ -200,14 +200,22 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 	start := time.Now()
 	err = parallel(ctx, n, 8, func(i int) error {
 		a := map[string]string{}
+		// spread: consecutive ServiceAccounts use different identities;
+		// grouped: runs of 50 (20 for Azure) share one, as a team's do.
+		pick := func(n, per int) int {
+			if c.Layout == "grouped" {
+				return min(n-1, (i/3)/per)
+			}
+			return (i / 3) % n
+		}
 		switch cloudNames[i%3] {
 		case "aws":
-			a[annotations.KeyAWSRole] = fmt.Sprintf("scale-%d", (i/3)%roles)
+			a[annotations.KeyAWSRole] = fmt.Sprintf("scale-%d", pick(roles, 50))
 		case "azure":
-			a[annotations.KeyAzureIdentity] = fmt.Sprintf("az-%d", (i/3)%azure)
+			a[annotations.KeyAzureIdentity] = fmt.Sprintf("az-%d", pick(azure, 20))
 			a[annotations.KeyAzureResourceGroup] = scaleRG
 		case "gcp":
-			a[annotations.KeyGCPServiceAccount] = fmt.Sprintf("scale-%d@%s.iam.gserviceaccount.com", (i/3)%gsas, devenv.GCPProject)
+			a[annotations.KeyGCPServiceAccount] = fmt.Sprintf("scale-%d@%s.iam.gserviceaccount.com", pick(gsas, 50), devenv.GCPProject)
 		}
 		return h.K8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 			Namespace: nss[i%len(nss)], Name: fmt.Sprintf("sa-%05d", i), Annotations: a}})
@@ -302,8 +310,8 @@ func runScale(ctx context.Context, h *harness, c config) (string, error) {
 
 func (r *scaleResult) format(c config) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "scale: connections=%d (%s) latency=%s qps=%v/cloud workers=%d kube-api-qps=%s\n",
-		c.Connections, th.FormatCounts(r.Conns), c.Latency, c.QPS, c.Workers, map[bool]string{true: "default", false: c.KubeQPS}[c.KubeQPS == ""])
+	fmt.Fprintf(&b, "scale: connections=%d (%s) layout=%s latency=%s qps=%v/cloud workers=%d kube-api-qps=%s\n",
+		c.Connections, th.FormatCounts(r.Conns), c.Layout, c.Latency, c.QPS, c.Workers, map[bool]string{true: "default", false: c.KubeQPS}[c.KubeQPS == ""])
 	fmt.Fprintf(&b, "created in %s; all Ready %s after the first create (aws %s, azure %s, gcp %s); peak VmRSS/VmHWM %.1f MiB\n",
 		r.Created.Round(time.Millisecond), r.AllReady.Round(time.Millisecond),
 		r.ReadyAt["aws"].Round(time.Millisecond), r.ReadyAt["azure"].Round(time.Millisecond), r.ReadyAt["gcp"].Round(time.Millisecond),
