@@ -3,7 +3,6 @@ package azure
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -28,41 +27,72 @@ func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 	return cs[0].Result, cs[0].Err
 }
 
-// ensure makes t's credential right. A lone Ensure reads its credential by
-// name, one call; in a batch of several, one listing serves them all.
+// ensure makes t's credential right. In a batch of several Ensures, one
+// listing serves them all. A lone Ensure costs one call in the common
+// cases: with nothing known (a first sync) it writes the credential by its
+// name, which Azure creates or replaces; with a known ID (a resync) it reads
+// that credential and writes only on drift. It lists only when Azure
+// refuses the write, to adopt the credential holding the issuer and
+// subject or to tell the limit from other refusals.
 func (p *Provider) ensure(ctx context.Context, t target, l *listing) (cloud.Result, error) {
-	if !l.listed && !l.shared {
-		got, err := t.api.credentials.Get(ctx, t.rg, t.identity, t.name, nil)
-		switch {
-		case err == nil && p.matches(got.FederatedIdentityCredential, t):
-			return cloud.Result{Action: cloud.Unchanged, ID: deref(got.ID)}, nil
-		case err == nil:
-			return p.put(ctx, t, l, cloud.Updated)
-		case !isNotFound(err):
-			return cloud.Result{}, p.classify(err, t, "reading federated credential "+t.name+" of managed identity "+t.String())
-		}
+	if l.listed || l.shared {
+		return p.ensureListed(ctx, t, l)
 	}
+	name := t.knownName()
+	switch {
+	case name == "":
+		return p.put(ctx, t, l, cloud.Created)
+	case !strings.EqualFold(name, t.name):
+		return p.ensureAdopted(ctx, t, l, name)
+	}
+	got, err := t.api.credentials.Get(ctx, t.rg, t.identity, t.name, nil)
+	switch {
+	case err == nil && p.matches(got.FederatedIdentityCredential, t):
+		return cloud.Result{Action: cloud.Unchanged, ID: t.idOf(got.ID, t.name)}, nil
+	case err == nil:
+		return p.put(ctx, t, l, cloud.Updated)
+	case isNotFound(err): // deleted out of band, or the identity is gone: the write tells
+		return p.put(ctx, t, l, cloud.Created)
+	}
+	return cloud.Result{}, p.classify(err, t, "reading federated credential "+t.name+" of managed identity "+t.String())
+}
+
+// ensureAdopted reads the credential an earlier call adopted; while it
+// still trusts t's issuer and subject, it stays adopted as it is.
+func (p *Provider) ensureAdopted(ctx context.Context, t target, l *listing, name string) (cloud.Result, error) {
+	got, err := t.api.credentials.Get(ctx, t.rg, t.identity, name, nil)
+	switch {
+	case err == nil && p.find([]*armmsi.FederatedIdentityCredential{&got.FederatedIdentityCredential}, t) != nil:
+		return cloud.Result{Action: cloud.Adopted, ID: t.idOf(got.ID, name)}, nil
+	case err != nil && !isNotFound(err):
+		return cloud.Result{}, p.classify(err, t, "reading federated credential "+name+" of managed identity "+t.String())
+	}
+	return p.ensureListed(ctx, t, l)
+}
+
+// ensureListed decides from the listing of t's credentials.
+func (p *Provider) ensureListed(ctx context.Context, t target, l *listing) (cloud.Result, error) {
 	if err := p.listOnce(ctx, t, l); err != nil {
 		return cloud.Result{}, err
 	}
 	if c := l.named(t.name); c != nil {
 		if p.matches(*c, t) {
-			return cloud.Result{Action: cloud.Unchanged, ID: deref(c.ID)}, nil
+			return cloud.Result{Action: cloud.Unchanged, ID: t.idOf(c.ID, t.name)}, nil
 		}
 		return p.put(ctx, t, l, cloud.Updated)
 	}
 	if c := p.find(l.all, t); c != nil {
-		return cloud.Result{Action: cloud.Adopted, ID: deref(c.ID)}, nil
+		return cloud.Result{Action: cloud.Adopted, ID: t.idOf(c.ID, deref(c.Name))}, nil
 	}
 	if len(l.all) >= MaxCredentials {
-		return cloud.Result{}, fmt.Errorf("managed identity %s already has %d federated credentials, the most Azure allows; "+
-			"remove unused ones or use another identity: %w", t, len(l.all), cloud.ErrLimit)
+		return cloud.Result{}, limitReached(t, len(l.all))
 	}
 	return p.put(ctx, t, l, cloud.Created)
 }
 
-// put writes the wanted credential; when Azure says another credential holds
-// the issuer and subject (a write we did not see), that one is adopted.
+// put writes the wanted credential. When Azure refuses it, a fresh listing
+// tells why: another credential holds the issuer and subject (a write we
+// did not see), and is adopted; or the identity is full.
 func (p *Provider) put(ctx context.Context, t target, l *listing, action cloud.Action) (cloud.Result, error) {
 	want := armmsi.FederatedIdentityCredential{Properties: &armmsi.FederatedIdentityCredentialProperties{
 		Audiences: []*string{to.Ptr(Audience)}, Issuer: to.Ptr(p.issuer), Subject: to.Ptr(t.subject),
@@ -71,77 +101,33 @@ func (p *Provider) put(ctx context.Context, t target, l *listing, action cloud.A
 	resp, err := t.api.credentials.CreateOrUpdate(ctx, t.rg, t.identity, t.name, want, nil)
 	if err == nil {
 		l.wrote(t.name, &resp.FederatedIdentityCredential)
-		return cloud.Result{Action: action, ID: deref(resp.ID)}, nil
+		return cloud.Result{Action: action, ID: t.idOf(resp.ID, t.name)}, nil
 	}
-	if !combinationExists(err) {
+	taken := combinationExists(err)
+	// A listing that was current checked the limit before this write.
+	if !taken && (l.listed || !refused(err)) {
 		return cloud.Result{}, p.classify(err, t, doing)
 	}
 	*l = listing{shared: l.shared} // stale: list again
 	if lerr := p.listOnce(ctx, t, l); lerr != nil {
 		return cloud.Result{}, lerr
 	}
-	if c := p.find(l.all, t); c != nil {
-		return cloud.Result{Action: cloud.Adopted, ID: deref(c.ID)}, nil
+	if c := p.find(l.all, t); taken && c != nil {
+		return cloud.Result{Action: cloud.Adopted, ID: t.idOf(c.ID, deref(c.Name))}, nil
 	}
-	// The other credential went away meanwhile: the next try will write ours.
-	return cloud.Result{}, fmt.Errorf("%s: Azure reported the issuer and subject taken, but no credential holds them now; retrying later: %w", doing, err)
+	if l.named(t.name) == nil && len(l.all) >= MaxCredentials {
+		return cloud.Result{}, limitReached(t, len(l.all))
+	}
+	if taken {
+		// The other credential went away meanwhile: the next try will write ours.
+		return cloud.Result{}, fmt.Errorf("%s: Azure reported the issuer and subject taken, but no credential holds them now; retrying later: %w", doing, err)
+	}
+	return cloud.Result{}, p.classify(err, t, doing)
 }
 
-// listing is what one batch knows of an identity's credentials: nothing
-// until it lists them, at most once, then kept current with its own writes.
-type listing struct {
-	shared bool // several Ensures will use it
-	listed bool
-	err    error // the listing's failure, given to every later Ensure of the batch
-	all    []*armmsi.FederatedIdentityCredential
-}
-
-// listOnce lists t's credentials into l unless it did already.
-func (p *Provider) listOnce(ctx context.Context, t target, l *listing) error {
-	if l.listed || l.err != nil {
-		return l.err
-	}
-	l.all, l.err = p.list(ctx, t)
-	l.listed = l.err == nil
-	return l.err
-}
-
-// named returns the credential called name; ARM names are case-insensitive.
-func (l *listing) named(name string) *armmsi.FederatedIdentityCredential {
-	for _, c := range l.all {
-		if c != nil && strings.EqualFold(deref(c.Name), name) {
-			return c
-		}
-	}
-	return nil
-}
-
-// wrote records a credential written as name, or deleted if c is nil.
-func (l *listing) wrote(name string, c *armmsi.FederatedIdentityCredential) {
-	if !l.listed {
-		return
-	}
-	l.all = slices.DeleteFunc(l.all, func(old *armmsi.FederatedIdentityCredential) bool {
-		return old != nil && strings.EqualFold(deref(old.Name), name)
-	})
-	if c != nil {
-		c.Name = to.Ptr(name)
-		l.all = append(l.all, c)
-	}
-}
-
-// list returns every credential of the identity, following nextLink.
-func (p *Provider) list(ctx context.Context, t target) ([]*armmsi.FederatedIdentityCredential, error) {
-	var all []*armmsi.FederatedIdentityCredential
-	pager := t.api.credentials.NewListPager(t.rg, t.identity, nil)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, p.classify(err, t, "listing federated credentials of managed identity "+t.String())
-		}
-		all = append(all, page.Value...)
-	}
-	return all, nil
+func limitReached(t target, n int) error {
+	return fmt.Errorf("managed identity %s already has %d federated credentials, the most Azure allows; "+
+		"remove unused ones or use another identity: %w", t, n, cloud.ErrLimit)
 }
 
 // matches reports whether c is exactly the credential Keyless wants for t.

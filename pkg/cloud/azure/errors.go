@@ -59,6 +59,14 @@ func combinationExists(err error) bool {
 		strings.Contains(strings.ToLower(cloudMessage(re)), msgCombinationExists)
 }
 
+// refused reports a write Azure turned down for what it would make (the
+// limit of credentials among the reasons), not for who asks or when.
+func refused(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && (re.StatusCode == http.StatusBadRequest ||
+		re.StatusCode == http.StatusConflict && re.ErrorCode != codeConcurrentWrites)
+}
+
 func isNotFound(err error) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound

@@ -31,9 +31,9 @@ func TestLimitCountsEveryRequest(t *testing.T) {
 		retries int
 		ops     int // each on its own identity
 	}{
-		{name: "20/s, burst 1", limit: 20, burst: 1, ops: 6},
-		{name: "40/s, burst 5", limit: 40, burst: 5, ops: 6},
-		{name: "20/s, burst 1, a third of the answers 500 and retried", limit: 20, burst: 1, faults: fakecloud.Faults{ServerError: 0.3}, retries: 5, ops: 5},
+		{name: "20/s, burst 1", limit: 20, burst: 1, ops: 10},
+		{name: "40/s, burst 5", limit: 40, burst: 5, ops: 10},
+		{name: "20/s, burst 1, a third of the answers 500 and retried", limit: 20, burst: 1, faults: fakecloud.Faults{ServerError: 0.3}, retries: 5, ops: 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

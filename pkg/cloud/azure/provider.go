@@ -3,13 +3,16 @@
 //
 // Each connection gets one credential with a deterministic name (see
 // CredentialName), so a crash between a write and its recording can neither
-// lose nor duplicate one. A credential someone else made for the same issuer
-// and subject is adopted and left as it is. Azure rejects concurrent writes
-// to the credentials of one identity, so calls per identity are serialised
-// here, while other identities proceed in parallel. Calls for one identity
-// that arrive while another is in flight are handled together next: one
-// listing of the credentials serves all of them, and the identity's client
-// ID is read once, then cached for an hour.
+// lose nor duplicate one, and a first sync simply writes it: one call. A
+// credential someone else made for the same issuer and subject is adopted
+// and left as it is; Azure refuses the write then, and a listing finds it.
+// A resync reads the credential of the known ID and writes only on drift.
+//
+// Azure rejects concurrent writes to the credentials of one identity, so
+// calls per identity are serialised here, while other identities proceed in
+// parallel. Calls for one identity that arrive while another is in flight
+// are handled together next: one listing of the credentials serves all of
+// them, and the identity's client ID is read once, then cached for an hour.
 package azure
 
 import (
@@ -91,14 +94,42 @@ type target struct {
 	sub, rg, identity string
 	key               string // case-insensitive, as ARM compares
 	name, subject     string
+	known             string // cloud.Connection.KnownID, a hint
 	api               armClients
 }
 
 func (t target) String() string { return t.rg + "/" + t.identity }
 
-func (t target) credentialID() string {
-	return fmt.Sprintf("/subscriptions/%s/resourcegroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/%s/federatedIdentityCredentials/%s",
-		t.sub, t.rg, t.identity, t.name)
+// credentialID is the resource ID of the identity's credential called
+// name, in the form Azure returns.
+func (t target) credentialID(name string) string {
+	return t.credentialsID() + name
+}
+
+func (t target) credentialsID() string {
+	return fmt.Sprintf("/subscriptions/%s/resourcegroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/%s/federatedIdentityCredentials/",
+		t.sub, t.rg, t.identity)
+}
+
+// idOf is the ID Azure gave, or the one it would have, of credential name.
+func (t target) idOf(id *string, name string) string {
+	if s := deref(id); s != "" {
+		return s
+	}
+	return t.credentialID(name)
+}
+
+// knownName is the name of the credential t.known names: "" when t.known
+// is empty; Keyless's own name when t.known is not a credential of t's identity.
+func (t target) knownName() string {
+	prefix := t.credentialsID()
+	switch {
+	case t.known == "":
+		return ""
+	case len(t.known) > len(prefix) && strings.EqualFold(t.known[:len(prefix)], prefix) && !strings.Contains(t.known[len(prefix):], "/"):
+		return t.known[len(prefix):]
+	}
+	return t.name
 }
 
 func (p *Provider) target(c cloud.Connection) (target, error) {
@@ -109,7 +140,7 @@ func (p *Provider) target(c cloud.Connection) (target, error) {
 	}
 	t := target{sub: a.SubscriptionID, rg: a.ResourceGroup, identity: a.Name,
 		name:    CredentialName(p.cluster, c.Subject.Namespace, c.Subject.Name),
-		subject: "system:serviceaccount:" + c.Subject.Namespace + ":" + c.Subject.Name}
+		subject: "system:serviceaccount:" + c.Subject.Namespace + ":" + c.Subject.Name, known: c.KnownID}
 	if t.sub == "" {
 		t.sub = p.subscription
 	}

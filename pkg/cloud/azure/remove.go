@@ -42,5 +42,5 @@ func (p *Provider) remove(ctx context.Context, t target, l *listing) (cloud.Resu
 	if raw != nil && raw.StatusCode == http.StatusNoContent {
 		return cloud.Result{Action: cloud.Absent}, nil
 	}
-	return cloud.Result{Action: cloud.Deleted, ID: t.credentialID()}, nil
+	return cloud.Result{Action: cloud.Deleted, ID: t.credentialID(t.name)}, nil
 }
