@@ -162,6 +162,17 @@ func (s *CloudSyncer) syncCloud(ctx context.Context, sa *corev1.ServiceAccount, 
 		}
 		return st, nil
 	}
+	if before == nil || before.Identity == "" {
+		// Put the identity on record before the first cloud write for it
+		// (the webhook has usually done so at admission): if Keyless stops
+		// between that write and the status below and the connection is
+		// removed meanwhile, the record still names what to clean up.
+		intent := &Status{State: StatePending, Reason: "Connecting", Identity: identity, LastSync: s.now(),
+			Message: fmt.Sprintf("making the %s", cloudObject(c))}
+		if err := patchAnnotations(ctx, s.Client, sa, map[string]*string{statusKeys[c]: encodeStatus(intent)}); err != nil {
+			return nil, err
+		}
+	}
 	hash := fingerprint(want)
 	if before != nil {
 		want.KnownID = before.ID

@@ -1016,3 +1016,46 @@ func TestSyncKnownID(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityOnRecordBeforeTheCloudWrite: when Ensure runs, the stored
+// ServiceAccount already names the identity, whether the webhook recorded
+// it at admission or the controller had to; then a crash before the final
+// status cannot leave an object nobody knows of.
+func TestIdentityOnRecordBeforeTheCloudWrite(t *testing.T) {
+	pending := annotations.PendingStatus(gsaA)
+	tests := []struct {
+		name      string
+		annots    map[string]string
+		wantWrite bool // the ServiceAccount is written before Ensure
+	}{
+		{"recorded at admission", kv(annotations.KeyGCPServiceAccount, gsaA, annotations.KeyStatusGCP, pending), false},
+		{"admitted without the webhook", kv(annotations.KeyGCPServiceAccount, gsaA), true},
+		{"switched from another identity", kv(annotations.KeyGCPServiceAccount, gsaA,
+			annotations.KeyStatusGCP, readyStatus(cloud.Connection{Subject: subject, GCP: &annotations.GCPServiceAccount{Email: gsaB}}, gsaB, time.Hour)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSyncFixture(t, allClouds, serviceAccount(tt.annots, annotations.Finalizer))
+			rv := f.sa().ResourceVersion
+			var seen *Status
+			var written bool
+			f.provs[cloud.GCP].ensure = func(c cloud.Connection) (cloud.Result, error) {
+				sa := f.sa()
+				seen, written = readStatus(sa.Annotations, cloud.GCP), sa.ResourceVersion != rv
+				return cloud.Result{Action: cloud.Created, ID: objectID(c)}, nil
+			}
+			if _, err := f.sync(); err != nil {
+				t.Fatal(err)
+			}
+			if seen == nil || seen.Identity != gsaA {
+				t.Fatalf("status at Ensure time %+v, want identity %s on record", seen, gsaA)
+			}
+			if written != tt.wantWrite {
+				t.Errorf("ServiceAccount written before Ensure: %t, want %t", written, tt.wantWrite)
+			}
+			if st := cloudStatus(t, f.sa(), cloud.GCP); st.State != StateReady || st.Identity != gsaA {
+				t.Errorf("final status %+v, want Ready for %s", st, gsaA)
+			}
+		})
+	}
+}

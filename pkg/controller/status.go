@@ -71,26 +71,7 @@ func encodeStatus(s *Status) *string {
 }
 
 // identityOf names the identity of one cloud's connection as stored in Status.
-func identityOf(c cloud.Name, conns annotations.Connections) string {
-	switch c {
-	case cloud.AWS:
-		if conns.AWS != nil {
-			return conns.AWS.String()
-		}
-	case cloud.Azure:
-		if a := conns.Azure; a != nil {
-			if a.SubscriptionID != "" {
-				return a.String()
-			}
-			return a.ResourceGroup + "/" + a.Name
-		}
-	case cloud.GCP:
-		if conns.GCP != nil {
-			return conns.GCP.Email
-		}
-	}
-	return ""
-}
+func identityOf(c cloud.Name, conns annotations.Connections) string { return conns.Identity(string(c)) }
 
 // connectionFromStatus rebuilds the connection a status was recorded for,
 // for removing its cloud object once the annotation is gone.

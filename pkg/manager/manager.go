@@ -121,7 +121,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 				DenyDefaultServiceAccount: c.DefaultServiceAccount == "deny",
 				GKENodeSelector:           c.GKENodeSelector,
 			},
-			ServiceAccount: mutation.ServiceAccountOptions{AzureTenantID: c.AzureTenantID, Finalizer: annotations.Finalizer},
+			ServiceAccount: mutation.ServiceAccountOptions{AzureTenantID: c.AzureTenantID, Finalizer: annotations.Finalizer, RecordPending: true},
 		},
 		Lookup: cacheLookup{mgr.GetCache()},
 		Log:    log.WithName("admission"),

@@ -107,8 +107,8 @@ func TestRemoval(t *testing.T) {
 			if _, ok := annotationsOf(generic(t, final))[annotations.KeyInjected]; ok {
 				t.Errorf("keyless.dev/injected is still there after every connection went:\n%s", final)
 			}
-			// Keyless's finalizer stays: the controller removes it once the
-			// cloud object is gone.
+			// Keyless's finalizer and statuses stay: the controller removes
+			// them once the cloud objects are gone.
 			if got, want := userPart(t, withoutFinalizer(t, final)), userPart(t, withoutFinalizer(t, c.doc)); !reflect.DeepEqual(got, want) {
 				t.Errorf("after removal the object is not the user's:\n got: %s\nwant: %s", show(got), show(want))
 			}
@@ -119,12 +119,20 @@ func TestRemoval(t *testing.T) {
 	}
 }
 
-// withoutFinalizer drops Keyless's finalizer from doc, and the list if it
-// is left empty.
+// withoutFinalizer drops what the controller owns from doc: Keyless's
+// finalizer (and the list if it is left empty) and the status annotations.
 func withoutFinalizer(t *testing.T, doc []byte) []byte {
 	t.Helper()
 	m := generic(t, doc)
 	meta, _ := m["metadata"].(map[string]any)
+	if a, ok := meta["annotations"].(map[string]any); ok {
+		for _, k := range annotations.StatusKeys {
+			delete(a, k)
+		}
+		if len(a) == 0 {
+			delete(meta, "annotations")
+		}
+	}
 	list, _ := meta["finalizers"].([]any)
 	list = slices.DeleteFunc(list, func(f any) bool { return f == annotations.Finalizer })
 	if len(list) == 0 {

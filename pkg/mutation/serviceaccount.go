@@ -19,6 +19,12 @@ type ServiceAccountOptions struct {
 	// to the API server per connection. It is never removed here: that
 	// is the controller's, once the cloud objects are gone.
 	Finalizer string
+	// RecordPending, when set, writes annotations.PendingStatus for each
+	// connection of a ServiceAccount (not being deleted) that has no status
+	// annotation yet, so that the identity is on record before the
+	// controller's first cloud write. The status is the controller's from
+	// then on: the webhook never changes or removes one.
+	RecordPending bool
 }
 
 // ForServiceAccount returns the patch that makes sa's cloud annotations match
@@ -62,6 +68,16 @@ func ForServiceAccount(sa *ServiceAccount, conns annotations.Connections, opts S
 	}
 	if len(errs) > 0 {
 		return nil, errs
+	}
+	if opts.RecordPending && sa.Metadata.DeletionTimestamp == nil {
+		for _, cloud := range [...]string{annotations.CloudAWS, annotations.CloudAzure, annotations.CloudGCP} {
+			key := annotations.StatusKeys[cloud]
+			if _, recorded := annots[key]; !recorded {
+				if id := conns.Identity(cloud); id != "" {
+					edit.Set(key, annotations.PendingStatus(id))
+				}
+			}
+		}
 	}
 	m.record(edit)
 	fin := finalizerOp(sa.Metadata, conns, opts.Finalizer)

@@ -170,6 +170,12 @@ var serviceAccountTests = []struct {
 		opts: withFinalizer,
 	},
 	{
+		name: "pending-status-only-where-none",
+		obj: serviceAccount("orders", kAWS, awsRole, kGCP, gcpEmail, kAzure, azureName,
+			annotations.KeyStatusAWS, `{"state":"Ready","identity":"old"}`),
+		opts: withFinalizer,
+	},
+	{
 		// Removing the connection leaves the finalizer to the controller,
 		// which removes it once the cloud object is gone.
 		name: "finalizer-kept-after-removal",
@@ -179,7 +185,7 @@ var serviceAccountTests = []struct {
 }
 
 // withFinalizer is the ServiceAccount setting of keyless serve.
-var withFinalizer = ServiceAccountOptions{Finalizer: annotations.Finalizer}
+var withFinalizer = ServiceAccountOptions{Finalizer: annotations.Finalizer, RecordPending: true}
 
 func finalizers(sa *corev1.ServiceAccount, f ...string) *corev1.ServiceAccount {
 	sa.Finalizers = f

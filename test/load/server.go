@@ -116,7 +116,7 @@ func keylessHandler() http.Handler {
 			Parse:             annotations.Options{AzureDefaultResourceGroup: "shop-rg"},
 			AzureSubscription: "00000000-0000-0000-0000-000000000000",
 			Workload:          mutation.WorkloadOptions{GKENodeSelector: true},
-			ServiceAccount:    mutation.ServiceAccountOptions{AzureTenantID: "99999999-8888-7777-6666-555555555555", Finalizer: annotations.Finalizer},
+			ServiceAccount:    mutation.ServiceAccountOptions{AzureTenantID: "99999999-8888-7777-6666-555555555555", Finalizer: annotations.Finalizer, RecordPending: true},
 		},
 		Lookup: emptyCluster{},
 		Log:    ctrllog.Log.WithName("admission"),
