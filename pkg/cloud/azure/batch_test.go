@@ -30,7 +30,7 @@ func TestBatchedEnsures(t *testing.T) {
 		wantCalls map[string]int // at most, except puts: exactly
 	}{
 		{name: "create", want: cloud.Created, wantCalls: map[string]int{
-			fakearm.OpGetIdentity: 2, fakearm.OpListCredentials: 6, fakearm.OpGetCredential: 0, fakearm.OpPutCredential: n}},
+			fakearm.OpGetIdentity: 2, fakearm.OpListCredentials: 6, fakearm.OpGetCredential: 2, fakearm.OpPutCredential: n}},
 		{name: "resync", want: cloud.Unchanged, wantCalls: map[string]int{
 			fakearm.OpGetIdentity: 0, fakearm.OpListCredentials: 6, fakearm.OpGetCredential: 3, fakearm.OpPutCredential: 0}},
 	}

@@ -28,21 +28,19 @@ func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 }
 
 // ensure makes t's credential right. In a batch of several Ensures, one
-// listing serves them all. A lone Ensure costs one call in the common
-// cases: with nothing known (a first sync) it writes the credential by its
-// name, which Azure creates or replaces; with a known ID (a resync) it reads
-// that credential and writes only on drift. It lists only when Azure
-// refuses the write, to adopt the credential holding the issuer and
-// subject or to tell the limit from other refusals.
+// listing serves them all. A lone Ensure reads the credential by its name
+// (or by the known ID of one it adopted) and writes only when it is missing
+// or has drifted: a resync costs one call, a first sync two. The read comes
+// first even with nothing known, so that an Ensure redone after a crash or
+// a leader change (the credential made, its status not yet written) finds
+// it rather than writes it again. It lists only when Azure refuses the
+// write, to adopt the credential holding the issuer and subject or to tell
+// the limit from other refusals.
 func (p *Provider) ensure(ctx context.Context, t target, l *listing) (cloud.Result, error) {
 	if l.listed || l.shared {
 		return p.ensureListed(ctx, t, l)
 	}
-	name := t.knownName()
-	switch {
-	case name == "":
-		return p.put(ctx, t, l, cloud.Created)
-	case !strings.EqualFold(name, t.name):
+	if name := t.knownName(); name != "" && !strings.EqualFold(name, t.name) {
 		return p.ensureAdopted(ctx, t, l, name)
 	}
 	got, err := t.api.credentials.Get(ctx, t.rg, t.identity, t.name, nil)

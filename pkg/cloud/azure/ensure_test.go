@@ -25,19 +25,19 @@ func TestEnsure(t *testing.T) {
 		wantCalls map[string]int // to credentials, exactly
 		wantCreds int
 	}{
-		{name: "first sync: one PUT", want: cloud.Created, wantCalls: calls(1, 0, 0), wantCreds: 1},
-		{name: "first sync, ours already there: a crash before recording", want: cloud.Created, wantCalls: calls(1, 0, 0), wantCreds: 1,
+		{name: "first sync: a Get and a PUT", want: cloud.Created, wantCalls: calls(1, 1, 0), wantCreds: 1},
+		{name: "first sync, ours already there: a crash before recording", want: cloud.Unchanged, wantCalls: calls(0, 1, 0), wantCreds: 1,
 			setup: func(t *testing.T, e env) { e.seed(t, ours, testIssuer, subject("ns", "app")) }},
-		{name: "first sync, ours drifted: replaced", want: cloud.Created, wantCalls: calls(1, 0, 0), wantCreds: 1,
+		{name: "first sync, ours drifted: updated", want: cloud.Updated, wantCalls: calls(1, 1, 0), wantCreds: 1,
 			setup: func(t *testing.T, e env) { e.seed(t, ours, testIssuer, subject("ns", "other")) }},
-		{name: "first sync: adopt a foreign credential", want: cloud.Adopted, wantCalls: calls(1, 0, 1), wantCreds: 1,
+		{name: "first sync: adopt a foreign credential", want: cloud.Adopted, wantCalls: calls(1, 1, 1), wantCreds: 1,
 			setup: func(t *testing.T, e env) { e.seed(t, "made-by-hand", testIssuer, subject("ns", "app")) }},
-		{name: "first sync: foreign credential for someone else", want: cloud.Created, wantCalls: calls(1, 0, 0), wantCreds: 2,
+		{name: "first sync: foreign credential for someone else", want: cloud.Created, wantCalls: calls(1, 1, 0), wantCreds: 2,
 			setup: func(t *testing.T, e env) { e.seed(t, "made-by-hand", testIssuer, subject("ns", "other")) }},
-		{name: "first sync: the 20th", want: cloud.Created, wantCalls: calls(1, 0, 0), wantCreds: 20, setup: seedOthers(19)},
-		{name: "first sync: the 21st is refused, listed over two pages", wantErr: cloud.ErrLimit, wantCalls: calls(1, 0, 2), wantCreds: 20,
+		{name: "first sync: the 20th", want: cloud.Created, wantCalls: calls(1, 1, 0), wantCreds: 20, setup: seedOthers(19)},
+		{name: "first sync: the 21st is refused, listed over two pages", wantErr: cloud.ErrLimit, wantCalls: calls(1, 1, 2), wantCreds: 20,
 			setup: seedOthers(20)},
-		{name: "first sync: the 21st adopts a foreign credential", want: cloud.Adopted, wantCalls: calls(1, 0, 2), wantCreds: 20,
+		{name: "first sync: the 21st adopts a foreign credential", want: cloud.Adopted, wantCalls: calls(1, 1, 2), wantCreds: 20,
 			setup: func(t *testing.T, e env) {
 				seedOthers(19)(t, e)
 				e.seed(t, "made-by-hand", testIssuer, subject("ns", "app"))
@@ -180,7 +180,7 @@ func TestEnsureAdoptsAfterRacingWrite(t *testing.T) {
 		known     string
 		wantCalls map[string]int
 	}{
-		{name: "first sync", wantCalls: calls(1, 0, 1)},
+		{name: "first sync", wantCalls: calls(1, 1, 1)},
 		{name: "resync after ours was deleted", known: CredentialName(testCluster, "ns", "app"), wantCalls: calls(1, 1, 1)},
 	}
 	for _, tt := range tests {

@@ -3,10 +3,12 @@
 //
 // Each connection gets one credential with a deterministic name (see
 // CredentialName), so a crash between a write and its recording can neither
-// lose nor duplicate one, and a first sync simply writes it: one call. A
-// credential someone else made for the same issuer and subject is adopted
-// and left as it is; Azure refuses the write then, and a listing finds it.
-// A resync reads the credential of the known ID and writes only on drift.
+// lose nor duplicate one: every Ensure reads it by name first and writes
+// only when it is missing or has drifted (a first sync costs two calls, a
+// resync one), so one redone after a crash or a change of leader writes
+// nothing twice. A credential someone else made for the same issuer and
+// subject is adopted and left as it is; Azure refuses the write then, and a
+// listing finds it.
 //
 // Azure rejects concurrent writes to the credentials of one identity, so
 // calls per identity are serialised here, while other identities proceed in
