@@ -44,10 +44,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	seq := s.seq
 	a, err := s.insert(c, in)
 	if err != nil {
 		err.write(w)
 		return
+	}
+	if s.seq != seq {
+		s.created++
 	}
 	writeJSON(w, map[string]any{"association": a.wire()})
 }

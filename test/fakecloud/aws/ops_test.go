@@ -120,6 +120,9 @@ func TestClientRequestToken(t *testing.T) {
 			if n := len(s.Associations()); n != 1 {
 				t.Errorf("%d associations, want 1", n)
 			}
+			if n := s.Created(); n != 1 {
+				t.Errorf("Created() = %d, want 1: a retry makes nothing", n)
+			}
 		})
 	}
 }

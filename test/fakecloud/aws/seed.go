@@ -55,6 +55,14 @@ func (s *Server) SetFaults(f fakecloud.Faults) { s.faults.Set(f) }
 // "CreatePodIdentityAssociation", faulted calls included.
 func (s *Server) Calls() map[string]int { return s.calls.Snapshot() }
 
+// Created counts the associations CreatePodIdentityAssociation made: a
+// create answered from its clientRequestToken (a retry) makes none.
+func (s *Server) Created() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.created
+}
+
 // AddAssociation creates an association as someone other than the caller
 // under test would (nil tags: no Keyless tags), under the same rules as
 // CreatePodIdentityAssociation but without faults or call counting.

@@ -37,6 +37,7 @@ type Server struct {
 	limit    int
 	rnd      *rand.Rand
 	seq      uint64
+	created  int // associations made by CreatePodIdentityAssociation, replays excluded
 	now      func() time.Time
 }
 
