@@ -54,6 +54,18 @@ type CloudSyncer struct {
 	Policy func() *policy.Policy
 	// AzureSubscription is the configured subscription, for policy matching.
 	AzureSubscription string
+	// Clouds are the clouds this syncer handles; nil means all. With one
+	// syncer per cloud, each in its own queue (CloudReconciler), a cloud
+	// whose request budget is spent does not hold up the others.
+	Clouds []cloud.Name
+}
+
+// clouds returns the clouds s handles.
+func (s *CloudSyncer) clouds() []cloud.Name {
+	if s.Clouds == nil {
+		return clouds
+	}
+	return s.Clouds
 }
 
 var _ Syncer = (*CloudSyncer)(nil)
@@ -96,7 +108,7 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 	changes := map[string]*string{}
 	var transient error
 	becameReady := false
-	for _, c := range clouds {
+	for _, c := range s.clouds() {
 		before := readStatus(sa.Annotations, c)
 		var after *Status
 		var err error
@@ -119,11 +131,21 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 			becameReady = true
 		}
 	}
-	if err := s.ensureFinalizer(ctx, sa, !conns.Empty() || len(statusesOf(changes, sa)) > 0); err != nil {
-		return reconcile.Result{}, err
+	if !conns.Empty() || len(statusesOf(changes, sa)) > 0 {
+		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	if err := patchAnnotations(ctx, s.Client, sa, changes); err != nil {
 		return reconcile.Result{}, err
+	}
+	// The finalizer goes once nothing is connected and no cloud has a
+	// status left. sa is the server's copy after the patch, so with one
+	// syncer per cloud the last to remove its status sees the others gone.
+	if conns.Empty() && len(statusesOf(nil, sa)) == 0 {
+		if err := s.ensureFinalizer(ctx, sa, false); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	if becameReady && s.RestartWorkloads {
 		s.restartWorkloads(ctx, sa)
@@ -249,34 +271,52 @@ func (s *CloudSyncer) removeRecorded(ctx context.Context, sa *corev1.ServiceAcco
 	return nil
 }
 
-// finalize removes every recorded cloud object, then the finalizer. It
-// never blocks on an object that is already gone or a cloud that is off.
+// finalize removes every recorded cloud object of s's clouds and their
+// statuses, then the finalizer once no status of any cloud is left (with one
+// syncer per cloud, the last one to finish removes it). A status is written
+// before any cloud object is made, so no status left means no object left.
+// It never blocks on an object that is already gone or a cloud that is off.
 func (s *CloudSyncer) finalize(ctx context.Context, sa *corev1.ServiceAccount, conns annotations.Connections) (reconcile.Result, error) {
 	if !controllerutil.ContainsFinalizer(sa, annotations.Finalizer) {
 		return reconcile.Result{}, nil
 	}
 	subject := cloud.Subject{Namespace: sa.Namespace, Name: sa.Name}
 	var errs error
-	for _, c := range clouds {
+	done := map[string]*string{}
+	for _, c := range s.clouds() {
 		st := readStatus(sa.Annotations, c)
 		if st == nil || st.Identity == "" {
-			// No record (a crash between the cloud call and the status
-			// write): remove what the annotation names, found by listing.
+			// No record (a ServiceAccount admitted without the webhook, and
+			// a crash before the controller's own record): remove what the
+			// annotation names, found by listing.
 			if identity := identityOf(c, conns); identity != "" {
 				st = &Status{Identity: identity}
 			} else {
+				if _, ok := sa.Annotations[statusKeys[c]]; ok {
+					done[statusKeys[c]] = nil
+				}
 				continue
 			}
 		}
 		if err := s.removeRecorded(ctx, sa, c, subject, conns.Retain, st, s.Providers[c]); err != nil {
 			s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Delete", "%s", err)
 			errs = errors.Join(errs, err)
+			continue
 		}
+		if _, ok := sa.Annotations[statusKeys[c]]; ok {
+			done[statusKeys[c]] = nil
+		}
+	}
+	if err := patchAnnotations(ctx, s.Client, sa, done); err != nil {
+		return reconcile.Result{}, errors.Join(errs, err)
 	}
 	if errs != nil {
 		return reconcile.Result{}, errs
 	}
 	s.forgetConnections(sa)
+	if len(statusesOf(nil, sa)) > 0 {
+		return reconcile.Result{}, nil // another cloud's syncer has work left
+	}
 	return reconcile.Result{}, s.ensureFinalizer(ctx, sa, false)
 }
 

@@ -1059,3 +1059,47 @@ func TestIdentityOnRecordBeforeTheCloudWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestOneSyncerPerCloud: with a syncer per cloud sharing the
+// ServiceAccount, each removes its own cloud's object and status, and the
+// finalizer goes with the last status, after a removed connection and on
+// deletion alike.
+func TestOneSyncerPerCloud(t *testing.T) {
+	for _, deleting := range []bool{false, true} {
+		t.Run(map[bool]string{false: "connections removed", true: "ServiceAccount deleted"}[deleting], func(t *testing.T) {
+			f := newSyncFixture(t, allClouds, serviceAccount(kv(
+				annotations.KeyStatusAWS, readyStatus(awsConn(roleARole), roleA, time.Hour),
+				annotations.KeyStatusGCP, readyStatus(gsaAConn, gsaA, time.Hour)), annotations.Finalizer))
+			if deleting {
+				f.deleteSA()
+			}
+			for i, c := range []cloud.Name{cloud.AWS, cloud.GCP} {
+				s := *f.s
+				s.Clouds = []cloud.Name{c}
+				if _, err := s.Sync(context.Background(), f.sa()); err != nil {
+					t.Fatalf("%s: %v", c, err)
+				}
+				if calls := f.provs[c].Calls(); len(calls) != 1 || calls[0].Op != "Remove" {
+					t.Errorf("%s: calls %+v, want one Remove", c, calls)
+				}
+				sa := f.sa()
+				last := i == 1
+				switch {
+				case deleting && last:
+					if sa != nil {
+						t.Errorf("after %s: the ServiceAccount is still there (finalizers %v)", c, sa.Finalizers)
+					}
+				case sa == nil:
+					t.Fatalf("after %s: the ServiceAccount is gone while %s still has a status", c, cloud.GCP)
+				case hasFinalizer(sa) == last:
+					t.Errorf("after %s: finalizer %t, want %t", c, hasFinalizer(sa), !last)
+				case sa.Annotations[statusKeys[c]] != "":
+					t.Errorf("after %s: its status is still there", c)
+				}
+			}
+			if calls := f.provs[cloud.Azure].Calls(); len(calls) != 0 {
+				t.Errorf("azure calls %v, want none", calls)
+			}
+		})
+	}
+}

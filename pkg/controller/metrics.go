@@ -51,7 +51,7 @@ func setConnectionState(sa *corev1.ServiceAccount, c cloud.Name, st *Status) {
 }
 
 func (s *CloudSyncer) forgetConnections(sa *corev1.ServiceAccount) {
-	for _, c := range clouds {
+	for _, c := range s.clouds() {
 		setConnectionState(sa, c, nil)
 	}
 }

@@ -1,10 +1,12 @@
 // Package controller reconciles connected ServiceAccounts: it copies the
 // connection annotations of the workloads that use a ServiceAccount onto it
-// (creating it, owned by the workloads, when missing), then hands the
-// ServiceAccount to the cloud side through Syncer.
+// (creating it, owned by the workloads, when missing), and makes each
+// cloud match the ServiceAccount's connection to it (CloudSyncer).
 //
-// One queue of ServiceAccounts is fed by watches on ServiceAccounts and on
-// every workload kind; the controller runs on the elected leader only.
+// ServiceAccountReconciler's queue is fed by watches on ServiceAccounts and
+// on every workload kind; each cloud has a CloudReconciler with a queue and
+// workers of its own, fed by the ServiceAccounts that concern it. The
+// controllers run on the elected leader only.
 package controller
 
 import (

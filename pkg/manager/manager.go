@@ -33,6 +33,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/admission"
 	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/config"
 	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/mutation"
@@ -132,22 +133,33 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		return nil, err
 	}
 	log.Info("clouds", "configured", describeClouds(providers))
-	resync := make(chan event.GenericEvent)
-	store.OnLoad = func() { go resyncAll(ctx, mgr.GetClient(), resync) }
+	// Propagation from workloads to ServiceAccounts in one queue; each
+	// cloud's side in a queue of its own, so that one cloud's spent budget
+	// does not hold up the others.
 	if err := (&controller.ServiceAccountReconciler{
-		Resync:   resync,
 		Workers:  c.Workers,
 		Client:   mgr.GetClient(),
 		Recorder: recorder,
 		Options:  parse,
-		Syncer: &controller.CloudSyncer{
-			Client: mgr.GetClient(), Recorder: recorder, Options: parse, Providers: providers,
-			Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
-			Policy: store.Current, AzureSubscription: c.AzureSubscriptionID,
-		},
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ServiceAccount controller: %w", err)
 	}
+	var resync []chan event.GenericEvent
+	for _, cl := range []cloud.Name{cloud.AWS, cloud.Azure, cloud.GCP} {
+		ch := make(chan event.GenericEvent)
+		resync = append(resync, ch)
+		if err := (&controller.CloudReconciler{
+			Client: mgr.GetClient(), Cloud: cl, Workers: c.Workers, Resync: ch,
+			Syncer: &controller.CloudSyncer{
+				Client: mgr.GetClient(), Recorder: recorder, Options: parse, Providers: providers,
+				Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
+				Policy: store.Current, AzureSubscription: c.AzureSubscriptionID, Clouds: []cloud.Name{cl},
+			},
+		}).SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("setting up the %s controller: %w", cl, err)
+		}
+	}
+	store.OnLoad = func() { go resyncAll(ctx, mgr.GetClient(), resync) }
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding the liveness check: %w", err)

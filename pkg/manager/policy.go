@@ -41,9 +41,9 @@ func auditEvents(recorder events.EventRecorder) func(namespace, kind, name strin
 	}
 }
 
-// resyncAll queues every connected ServiceAccount after a policy change, so
-// that the new policy takes effect at reconcile too.
-func resyncAll(ctx context.Context, c client.Reader, out chan<- event.GenericEvent) {
+// resyncAll queues every connected ServiceAccount on each of out after a
+// policy change, so that the new policy takes effect at reconcile too.
+func resyncAll(ctx context.Context, c client.Reader, out []chan event.GenericEvent) {
 	list := &corev1.ServiceAccountList{}
 	if err := c.List(ctx, list); err != nil {
 		return
@@ -53,10 +53,12 @@ func resyncAll(ctx context.Context, c client.Reader, out chan<- event.GenericEve
 		if !annotations.HasPrefixed(sa.Annotations) {
 			continue
 		}
-		select {
-		case out <- event.GenericEvent{Object: sa}:
-		case <-ctx.Done():
-			return
+		for _, ch := range out {
+			select {
+			case ch <- event.GenericEvent{Object: sa}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
