@@ -55,6 +55,12 @@ bench: ## Run the admission Go benchmarks and the TLS load benchmark against the
 	$(GO) test ./pkg/admission -run '^$$' -bench . -benchmem -count 4
 	$(GO) run ./test/load run -duration 5s -warmup 1s -rounds 3
 
+.PHONY: scale
+scale: control-plane ## Controller at 5,000 connections and memory with 5,000 ServiceAccounts and Deployments (docs/benchmarks.md).
+	$(GO) run ./test/scale --mode=scale --connections=5000 --qps=20 --skip-resync --resync-period=10m
+	$(GO) run ./test/scale --mode=scale --connections=5000 --qps=50 --kube-api-qps=200 --resync-period=3m
+	$(GO) run ./test/scale --mode=memory --settle=15s
+
 .PHONY: clean
 clean: ## Remove bin/ (the control plane is rebuilt on the next run).
 	rm -rf $(BIN)

@@ -26,8 +26,8 @@ func (p Patch) JSON() ([]byte, error) {
 	return p.appendJSON(make([]byte, 0, 128*len(p)))
 }
 
-// appendJSON writes the values Keyless puts in patches (strings and string
-// maps) itself, and leaves any other to encoding/json.
+// appendJSON writes the values Keyless puts in patches (strings, string
+// maps and string lists) itself, and leaves any other to encoding/json.
 func (p Patch) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, '[')
 	for i, op := range p {
@@ -68,6 +68,18 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			b = appendString(b, v[k])
 		}
 		return append(b, '}'), nil
+	case []string:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, e)
+		}
+		return append(b, ']'), nil
 	}
 	raw, err := json.Marshal(v)
 	return append(b, raw...), err

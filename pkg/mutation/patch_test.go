@@ -19,7 +19,9 @@ func TestPatchJSON(t *testing.T) {
 		{"map", Patch{{Op: "add", Path: "/m", Value: map[string]string{"b": "2", "a": "<1>", "é": "\u2028"}}}},
 		{"nil map", Patch{{Op: "add", Path: "/m", Value: map[string]string(nil)}}},
 		{"escapes", Patch{{Op: "add", Path: "/\"q\"\\&", Value: "line\nbreak\t\x01\x7f\xff"}}},
-		{"other value", Patch{{Op: "add", Path: "/n", Value: 3}, {Op: "add", Path: "/l", Value: []string{"x"}}}},
+		{"list", Patch{{Op: "add", Path: "/metadata/finalizers", Value: []string{"keyless.dev/cloud-cleanup", "<&>", "é"}}}},
+		{"nil and empty lists", Patch{{Op: "add", Path: "/l", Value: []string(nil)}, {Op: "add", Path: "/e", Value: []string{}}}},
+		{"other value", Patch{{Op: "add", Path: "/n", Value: 3}, {Op: "add", Path: "/b", Value: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
