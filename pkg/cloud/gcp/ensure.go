@@ -127,10 +127,15 @@ func check(c cloud.Connection) error {
 	return nil
 }
 
+// retries is how often a 429 or 5xx answer is retried within one call, as
+// the AWS and Azure SDKs do by default (Google's REST clients do not).
+const retries = 2
+
 // modify runs edit in a read-modify-write of email's policy, holding the
 // account's lock; edit reports whether it changed the policy (no write if
 // not). A 409 ABORTED means another writer came between the read and the
-// write, so the whole cycle is redone after a backoff, never the write alone.
+// write, so the whole cycle is redone after a backoff, never the write alone;
+// so is a 429 or 5xx answer, up to retries times.
 // changes is only logged.
 func (p *Provider) modify(ctx context.Context, email string, changes int, edit func(*iam.Policy) bool) error {
 	unlock, err := p.locks.lock(ctx, email)
@@ -139,9 +144,21 @@ func (p *Provider) modify(ctx context.Context, email string, changes int, edit f
 	}
 	defer unlock()
 	res := resourceName(email)
+	retried := 0 // 429 and 5xx answers retried so far
+	retry := func(err error) bool {
+		if !isRetryable(err) || retried >= retries {
+			return false
+		}
+		retried++
+		return p.wait(ctx, retried) == nil
+	}
 	for attempt := 1; ; attempt++ {
 		pol, err := p.api.GetIamPolicy(ctx, res)
 		if err != nil {
+			if retry(err) {
+				attempt--
+				continue
+			}
 			return p.classify("reading", err)
 		}
 		if !edit(pol) {
@@ -153,6 +170,11 @@ func (p *Provider) modify(ctx context.Context, email string, changes int, edit f
 			return errors.New("IAM returned the policy without an etag; not writing it back blindly, will try again")
 		}
 		_, err = p.api.SetIamPolicy(ctx, res, forWrite(pol))
+		if retry(err) {
+			// The write may have landed: the cycle starts again from a read.
+			attempt--
+			continue
+		}
 		if !isAborted(err) {
 			return p.classify("writing", err)
 		}

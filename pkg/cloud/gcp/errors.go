@@ -13,6 +13,12 @@ import (
 
 const poolMissing = "Identity Pool does not exist ("
 
+// isRetryable: throttled (429) or a server error (5xx).
+func isRetryable(err error) bool {
+	var g *googleapi.Error
+	return errors.As(err, &g) && (g.Code == http.StatusTooManyRequests || g.Code >= 500)
+}
+
 func isAborted(err error) bool {
 	var g *googleapi.Error
 	return errors.As(err, &g) && g.Code == http.StatusConflict
