@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/ratetest"
 	"github.com/keyless-dev/keyless/test/fakecloud"
 	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
 )
@@ -64,14 +64,14 @@ func TestLimitCountsEveryRequest(t *testing.T) {
 			if _, err := p.Ensure(ctx(t), conns[0]); err != nil {
 				t.Fatal(err)
 			}
-			sent.warmedUp()
+			sent.WarmedUp()
 			sim.SetFaults(tt.faults)
 			var wg sync.WaitGroup
 			for _, c := range conns[1:] {
 				wg.Go(func() { _, _ = p.Ensure(ctx(t), c) })
 			}
 			wg.Wait()
-			sent.check(t, tt.limit, tt.burst, 15)
+			sent.Check(t, tt.limit, tt.burst, 15)
 		})
 	}
 }
@@ -104,7 +104,7 @@ func TestLimitWaitHonoursContext(t *testing.T) {
 			sim := fakearm.NewServer()
 			sim.AddIdentity(testSub, testRG, testUAMI, testClientID)
 			var got requests
-			srv := httptest.NewTLSServer(got.record(sim))
+			srv := httptest.NewTLSServer(got.Record(sim))
 			t.Cleanup(srv.Close)
 			o := testOptions(srv.URL, srv.Client())
 			// The SDK's default retries: a wait error must not be retried.
@@ -122,7 +122,7 @@ func TestLimitWaitHonoursContext(t *testing.T) {
 			if d := time.Since(start); d > 500*time.Millisecond {
 				t.Errorf("Ensure returned after %v, want it at once", d)
 			}
-			if n := got.count(); n != 0 {
+			if n := got.Count(); n != 0 {
 				t.Errorf("%d requests reached ARM, want none", n)
 			}
 		})
@@ -190,71 +190,13 @@ func (f transportFunc) Do(r *http.Request) (*http.Response, error) { return f(r)
 
 var _ policy.Transporter = transportFunc(nil)
 
-// requests records when HTTP requests are sent: at the client, right
-// below the limiter, where the network's jitter does not blur the pace, or
-// at the simulator.
-type requests struct {
-	mu    sync.Mutex
-	times []time.Time
-}
-
-func (a *requests) add() {
-	a.mu.Lock()
-	a.times = append(a.times, time.Now())
-	a.mu.Unlock()
-}
-
-// record records the requests reaching next.
-func (a *requests) record(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.add()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// warmedUp forgets what was recorded so far: the first requests of a new
-// client are slow to leave it (lazy set-up), which would blur the pace.
-func (a *requests) warmedUp() {
-	a.mu.Lock()
-	a.times = nil
-	a.mu.Unlock()
-}
-
-func (a *requests) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.times)
-}
-
-// check fails t unless at least min requests were sent and every stretch
-// of them holds no more than the limiter allows: burst plus limit per
-// second of the stretch, stretched by slack for the time between a grant
-// and its recording.
-func (a *requests) check(t *testing.T, limit rate.Limit, burst, min int) {
-	const slack = 75 * time.Millisecond
-	t.Helper()
-	a.mu.Lock()
-	times := slices.Clone(a.times)
-	a.mu.Unlock()
-	slices.SortFunc(times, func(x, y time.Time) int { return x.Compare(y) })
-	if len(times) < min {
-		t.Fatalf("%d requests, want at least %d for a meaningful check", len(times), min)
-	}
-	for i := range times {
-		for j := i + 1; j < len(times); j++ {
-			span := times[j].Sub(times[i])
-			if n, allowed := j-i+1, float64(burst)+float64(limit)*(span+slack).Seconds(); float64(n) > allowed {
-				t.Fatalf("%d requests within %v, want at most %.1f at %v/s with burst %d", n, span, allowed, limit, burst)
-			}
-		}
-	}
-	t.Logf("%d requests in %v", len(times), times[len(times)-1].Sub(times[0]))
-}
+// requests records the requests sent (see ratetest.Requests).
+type requests struct{ ratetest.Requests }
 
 // transport records the requests sent through next.
 func (a *requests) transport(next policy.Transporter) policy.Transporter {
 	return transportFunc(func(r *http.Request) (*http.Response, error) {
-		a.add()
+		a.Add()
 		return next.Do(r)
 	})
 }

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/ratetest"
 	"github.com/keyless-dev/keyless/test/fakecloud"
 	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
 )
@@ -68,7 +68,7 @@ func TestLimitCountsEveryRequest(t *testing.T) {
 			if _, err := p.Ensure(t.Context(), conns[0]); err != nil {
 				t.Fatal(err)
 			}
-			sent.warmedUp()
+			sent.WarmedUp()
 			sim.SetFaults(tt.faults)
 			var wg sync.WaitGroup
 			for _, c := range conns[1:] {
@@ -79,7 +79,7 @@ func TestLimitCountsEveryRequest(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			sent.check(t, tt.limit, tt.burst, 15)
+			sent.Check(t, tt.limit, tt.burst, 15)
 		})
 	}
 }
@@ -113,7 +113,7 @@ func TestLimitWaitHonoursContext(t *testing.T) {
 			sim.AddServiceAccount(gsa)
 			sim.EnablePool(pool)
 			var got requests
-			srv := httptest.NewServer(got.record(sim))
+			srv := httptest.NewServer(got.Record(sim))
 			t.Cleanup(srv.Close)
 			l := rate.NewLimiter(0.1, 1)
 			l.Allow() // the next token is 10s away
@@ -128,7 +128,7 @@ func TestLimitWaitHonoursContext(t *testing.T) {
 			if d := time.Since(start); d > time.Second {
 				t.Errorf("Ensure returned after %v, want it at once", d)
 			}
-			if n := got.count(); n != 0 {
+			if n := got.Count(); n != 0 {
 				t.Errorf("%d requests reached IAM, want none", n)
 			}
 		})
@@ -157,7 +157,7 @@ func TestLimitWithDefaultCredentials(t *testing.T) {
 	sim.EnablePool(pool)
 	var got requests
 	var unauthenticated int
-	srv := httptest.NewServer(got.record(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(got.Record(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer adc-token" {
 			mu.Lock()
 			unauthenticated++
@@ -179,7 +179,7 @@ func TestLimitWithDefaultCredentials(t *testing.T) {
 		}
 	}
 	used := int(math.Round(burst - l.Tokens()))
-	if n := got.count(); n == 0 || used != n {
+	if n := got.Count(); n == 0 || used != n {
 		t.Errorf("the limiter gave %d tokens for %d IAM requests, want one each", used, n)
 	}
 	if tokenRequests == 0 {
@@ -212,71 +212,13 @@ func serviceAccountKey(t *testing.T, tokenURI string) string {
 	return path
 }
 
-// requests records when HTTP requests are sent: at the client, right
-// below the limiter, where the network's jitter does not blur the pace, or
-// at the simulator.
-type requests struct {
-	mu    sync.Mutex
-	times []time.Time
-}
-
-func (a *requests) add() {
-	a.mu.Lock()
-	a.times = append(a.times, time.Now())
-	a.mu.Unlock()
-}
-
-// record records the requests reaching next.
-func (a *requests) record(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.add()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// warmedUp forgets what was recorded so far: the first requests of a new
-// client are slow to leave it (lazy set-up), which would blur the pace.
-func (a *requests) warmedUp() {
-	a.mu.Lock()
-	a.times = nil
-	a.mu.Unlock()
-}
-
-func (a *requests) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.times)
-}
-
-// check fails t unless at least min requests were sent and every stretch
-// of them holds no more than the limiter allows: burst plus limit per
-// second of the stretch, stretched by slack for the time between a grant
-// and its recording.
-func (a *requests) check(t *testing.T, limit rate.Limit, burst, min int) {
-	const slack = 75 * time.Millisecond
-	t.Helper()
-	a.mu.Lock()
-	times := slices.Clone(a.times)
-	a.mu.Unlock()
-	slices.SortFunc(times, func(x, y time.Time) int { return x.Compare(y) })
-	if len(times) < min {
-		t.Fatalf("%d requests, want at least %d for a meaningful check", len(times), min)
-	}
-	for i := range times {
-		for j := i + 1; j < len(times); j++ {
-			span := times[j].Sub(times[i])
-			if n, allowed := j-i+1, float64(burst)+float64(limit)*(span+slack).Seconds(); float64(n) > allowed {
-				t.Fatalf("%d requests within %v, want at most %.1f at %v/s with burst %d", n, span, allowed, limit, burst)
-			}
-		}
-	}
-	t.Logf("%d requests in %v", len(times), times[len(times)-1].Sub(times[0]))
-}
+// requests records the requests sent (see ratetest.Requests).
+type requests struct{ ratetest.Requests }
 
 // client returns an HTTP client recording the requests it sends.
 func (a *requests) client() *http.Client {
 	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		a.add()
+		a.Add()
 		return http.DefaultTransport.RoundTrip(r)
 	})}
 }
