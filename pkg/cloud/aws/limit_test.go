@@ -1,7 +1,6 @@
 package aws
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -78,28 +77,9 @@ func TestLimitCountsEveryRequest(t *testing.T) {
 // TestLimitWaitHonoursContext: a context that ends before a token comes
 // ends the call at once, and nothing reaches EKS.
 func TestLimitWaitHonoursContext(t *testing.T) {
-	tests := []struct {
-		name string
-		ctx  func(t *testing.T) context.Context
-	}{
-		{"cancelled before the call", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithCancel(t.Context())
-			cancel()
-			return ctx
-		}},
-		{"cancelled while waiting", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithCancel(t.Context())
-			time.AfterFunc(50*time.Millisecond, cancel)
-			return ctx
-		}},
-		{"deadline before the next token", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-			t.Cleanup(cancel)
-			return ctx
-		}},
-	}
+	tests := ratetest.EndingContexts()
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			sim := fakeeks.New()
 			sim.AddCluster(testCluster, testAccount, testRegion)
 			var got requests
@@ -117,7 +97,7 @@ func TestLimitWaitHonoursContext(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			_, err = p.Ensure(tt.ctx(t), conn("ns", "sa", role("orders")))
+			_, err = p.Ensure(tt.Ctx(t), conn("ns", "sa", role("orders")))
 			if err == nil {
 				t.Error("Ensure succeeded, want an error")
 			}

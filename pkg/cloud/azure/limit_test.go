@@ -79,28 +79,9 @@ func TestLimitCountsEveryRequest(t *testing.T) {
 // TestLimitWaitHonoursContext: a context that ends before a token comes
 // ends the call at once, without the SDK's retries, and nothing reaches ARM.
 func TestLimitWaitHonoursContext(t *testing.T) {
-	tests := []struct {
-		name string
-		ctx  func(t *testing.T) context.Context
-	}{
-		{"cancelled before the call", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithCancel(t.Context())
-			cancel()
-			return ctx
-		}},
-		{"cancelled while waiting", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithCancel(t.Context())
-			time.AfterFunc(50*time.Millisecond, cancel)
-			return ctx
-		}},
-		{"deadline before the next token", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-			t.Cleanup(cancel)
-			return ctx
-		}},
-	}
+	tests := ratetest.EndingContexts()
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			sim := fakearm.NewServer()
 			sim.AddIdentity(testSub, testRG, testUAMI, testClientID)
 			var got requests
@@ -116,7 +97,7 @@ func TestLimitWaitHonoursContext(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			if _, err := p.Ensure(tt.ctx(t), conn("ns", "sa")); err == nil {
+			if _, err := p.Ensure(tt.Ctx(t), conn("ns", "sa")); err == nil {
 				t.Error("Ensure succeeded, want an error")
 			}
 			if d := time.Since(start); d > 500*time.Millisecond {

@@ -1,7 +1,6 @@
 package gcp
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -87,28 +86,9 @@ func TestLimitCountsEveryRequest(t *testing.T) {
 // TestLimitWaitHonoursContext: a context that ends before a token comes
 // ends the call at once, and nothing reaches IAM.
 func TestLimitWaitHonoursContext(t *testing.T) {
-	tests := []struct {
-		name string
-		ctx  func(t *testing.T) context.Context
-	}{
-		{"cancelled before the call", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithCancel(t.Context())
-			cancel()
-			return ctx
-		}},
-		{"cancelled while waiting", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithCancel(t.Context())
-			time.AfterFunc(50*time.Millisecond, cancel)
-			return ctx
-		}},
-		{"deadline before the next token", func(t *testing.T) context.Context {
-			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-			t.Cleanup(cancel)
-			return ctx
-		}},
-	}
+	tests := ratetest.EndingContexts()
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			sim := fakegcp.New()
 			sim.AddServiceAccount(gsa)
 			sim.EnablePool(pool)
@@ -122,7 +102,7 @@ func TestLimitWaitHonoursContext(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			if _, err := p.Ensure(tt.ctx(t), conn("app")); err == nil {
+			if _, err := p.Ensure(tt.Ctx(t), conn("app")); err == nil {
 				t.Error("Ensure succeeded, want an error")
 			}
 			if d := time.Since(start); d > time.Second {

@@ -3,6 +3,7 @@
 package ratetest
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"sync"
@@ -73,4 +74,32 @@ func (a *Requests) Check(t testing.TB, limit rate.Limit, burst, min int) {
 		}
 	}
 	t.Logf("%d requests in %v", len(times), times[len(times)-1].Sub(times[0]))
+}
+
+// EndingContext is a context that ends before the limiter's next token.
+type EndingContext struct {
+	Name string
+	Ctx  func(t *testing.T) context.Context
+}
+
+// EndingContexts are the ways a call's context can end while it waits for
+// the limiter: each call given one must return at once, sending nothing.
+func EndingContexts() []EndingContext {
+	return []EndingContext{
+		{"cancelled before the call", func(t *testing.T) context.Context {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			return ctx
+		}},
+		{"cancelled while waiting", func(t *testing.T) context.Context {
+			ctx, cancel := context.WithCancel(t.Context())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			return ctx
+		}},
+		{"deadline before the next token", func(t *testing.T) context.Context {
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			t.Cleanup(cancel)
+			return ctx
+		}},
+	}
 }
