@@ -180,10 +180,15 @@ func (h *Handler) workload(ctx context.Context, req *request, warnings *[]string
 	}
 	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
 	if len(errs) > 0 {
-		return nil, errs, nil
+		return nil, tolerated(req, obj.Metadata, errs), nil
 	}
 	opts := h.Options.Workload
 	opts.TemplateImmutable = req.Kind.Kind == "Job" && req.Operation == "UPDATE"
+	if old := req.oldObject(); old != nil {
+		if t, _ := old.PodTemplate(); t != nil {
+			opts.RestartedAt = t.Metadata.Annotations[annotations.KeyRestartedAt]
+		}
+	}
 	patch, sa, errs := mutation.ForWorkload(&obj, conns, opts)
 	if len(errs) > 0 {
 		return patch, errs, nil
@@ -208,7 +213,14 @@ func (h *Handler) serviceAccount(ctx context.Context, req *request, warnings *[]
 	}
 	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
 	if len(errs) > 0 {
-		return nil, errs, nil
+		return nil, tolerated(req, obj.Metadata, errs), nil
+	}
+	if obj.Metadata.Name == "default" && !h.newConnections(req, conns).Empty() {
+		return nil, field.ErrorList{field.Forbidden(field.NewPath("metadata", "annotations"),
+			"Keyless does not connect a namespace's \"default\" ServiceAccount: every pod that names no "+
+				"ServiceAccount runs as it, so its identity would go to all of them; put the keyless.dev "+
+				"annotations on the workload instead (Keyless then gives it a ServiceAccount of its own), "+
+				"or on a ServiceAccount made for the workload")}, nil
 	}
 	patch, errs := mutation.ForServiceAccount(&obj, conns, h.Options.ServiceAccount)
 	if len(errs) > 0 || conns.Empty() {
@@ -224,6 +236,52 @@ func (h *Handler) serviceAccount(ctx context.Context, req *request, warnings *[]
 	}
 	errs, err = h.checkPolicy(ctx, req, obj.Metadata.Name, "", conns, warnings)
 	return patch, errs, err
+}
+
+// tolerated returns the annotation errors of an object that must be denied
+// for them: none for an UPDATE of an object being deleted, or one that
+// leaves the keyless.dev annotations as they were. Such updates are
+// Keyless's own finalizer and status writes, or edits unrelated to Keyless,
+// and refusing them after a configuration change (a default resource group
+// removed, say) would leave ServiceAccounts and namespaces stuck in deletion.
+func tolerated(req *request, meta mutation.ObjectMeta, errs field.ErrorList) field.ErrorList {
+	if req.Operation != "UPDATE" {
+		return errs
+	}
+	if meta.DeletionTimestamp != nil {
+		return nil
+	}
+	if old := req.oldObject(); old != nil && sameKeylessAnnotations(old.Metadata.Annotations, meta.Annotations) {
+		return nil
+	}
+	return errs
+}
+
+// sameKeylessAnnotations compares the keyless.dev/ keys of a and b.
+func sameKeylessAnnotations(a, b map[string]string) bool {
+	for k, v := range a {
+		if strings.HasPrefix(k, annotations.Prefix) {
+			if w, ok := b[k]; !ok || w != v {
+				return false
+			}
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; strings.HasPrefix(k, annotations.Prefix) && !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// newConnections keeps the connections of conns that an UPDATE adds or
+// changes (all of them on a CREATE, or when the old object is unreadable).
+func (h *Handler) newConnections(req *request, conns annotations.Connections) annotations.Connections {
+	if old := req.oldObject(); old != nil {
+		before, _ := annotations.Parse(old.Metadata.Annotations, h.Options.Parse)
+		return onlyChanged(conns, before)
+	}
+	return conns
 }
 
 func denial(errs field.ErrorList) string {

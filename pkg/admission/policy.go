@@ -2,14 +2,12 @@ package admission
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/mutation"
 	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/policystore"
 )
@@ -28,17 +26,14 @@ func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef
 	}
 	// Only new or changed connections are judged here: existing ones are
 	// the controller's to report, and an update that leaves them alone (a
-	// status write, an unrelated edit) must not be refused.
-	if req.Operation == "UPDATE" && len(req.OldObject) > 0 {
-		var old mutation.ServiceAccount // metadata is all that is read
-		if err := json.Unmarshal(req.OldObject, &old); err == nil {
-			before, _ := annotations.Parse(old.Metadata.Annotations, h.Options.Parse)
-			conns = onlyChanged(conns, before)
-			if conns.Empty() && !before.Empty() {
-				return nil, nil
-			}
-		}
+	// status write, an unrelated edit) must not be refused. Workload-level
+	// rules (requireConnection) hold on every admission of a workload: an
+	// update that removes its last connection is judged like a create.
+	changed := h.newConnections(req, conns)
+	if changed.Empty() && !conns.Empty() {
+		return nil, nil
 	}
+	conns = changed
 	labels, err := h.Lookup.NamespaceLabels(ctx, req.Namespace)
 	if err != nil {
 		return nil, err

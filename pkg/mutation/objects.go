@@ -19,6 +19,8 @@ type ObjectMeta struct {
 type PodTemplate struct {
 	Metadata struct {
 		Labels map[string]string `json:"labels,omitempty"`
+		// Annotations are read for keyless.dev/restarted-at only.
+		Annotations map[string]string `json:"annotations,omitempty"`
 	} `json:"metadata"`
 	Spec struct {
 		ServiceAccountName       string            `json:"serviceAccountName,omitempty"`

@@ -149,6 +149,14 @@ func (m *mapEdit) Remove(key string) {
 
 func (m *mapEdit) Empty() bool { return len(m.set) == 0 && len(m.remove) == 0 }
 
+// opsOrZero is ops, and 0 for a nil edit.
+func (m *mapEdit) opsOrZero() int {
+	if m == nil {
+		return 0
+	}
+	return m.ops()
+}
+
 // ops is how many operations Apply appends.
 func (m *mapEdit) ops() int {
 	if m.current == nil {

@@ -18,6 +18,11 @@ type WorkloadOptions struct {
 	// TemplateImmutable is set for a Job update: its pod template cannot
 	// change after creation.
 	TemplateImmutable bool
+	// RestartedAt is the keyless.dev/restarted-at value of the pod template
+	// before an update (empty: none). An update that omits it, such as a
+	// `kubectl replace` of the manifest as it was written, gets it back:
+	// dropping it would change the template and roll the workload out again.
+	RestartedAt string
 }
 
 // ForWorkload returns the patch that makes w's pod template match conns, and the
@@ -89,13 +94,23 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 
 	meta := newMapEdit("/metadata/annotations", w.Metadata.Annotations)
 	m.record(meta)
+	var restarted *mapEdit
+	if opts.RestartedAt != "" && !opts.TemplateImmutable {
+		if _, ok := tmpl.Metadata.Annotations[annotations.KeyRestartedAt]; !ok {
+			restarted = newMapEdit(base+"/metadata/annotations", tmpl.Metadata.Annotations)
+			restarted.Set(annotations.KeyRestartedAt, opts.RestartedAt)
+		}
+	}
 	var tmplPatch Patch
-	if n := len(saOps) + labels.ops() + selector.ops() + meta.ops(); n > 0 {
+	if n := len(saOps) + labels.ops() + selector.ops() + meta.ops() + restarted.opsOrZero(); n > 0 {
 		tmplPatch = make(Patch, 0, n)
 	}
 	tmplPatch = append(tmplPatch, saOps...)
 	tmplPatch = labels.Apply(tmplPatch)
 	tmplPatch = selector.Apply(tmplPatch)
+	if restarted != nil {
+		tmplPatch = restarted.Apply(tmplPatch)
+	}
 	if opts.TemplateImmutable && len(tmplPatch) > 0 {
 		if onlyRemovals(tmplPatch) {
 			// Connections went away (all or some) but the template cannot
