@@ -99,6 +99,11 @@ var (
 	// ErrNotFound: the identity (role, managed identity, Google service
 	// account) or its parent does not exist.
 	ErrNotFound = errors.New("identity not found")
+	// ErrClusterNotFound: the cluster Keyless is configured for is not
+	// where the provider looks (a wrong cluster name or region). It says
+	// nothing about the identity, so unlike ErrNotFound it never means that
+	// what Keyless made is gone.
+	ErrClusterNotFound = errors.New("cluster not found")
 	// ErrPermission: Keyless's own cloud credentials may not do this.
 	ErrPermission = errors.New("permission denied")
 	// ErrLimit: a cloud quota is exhausted (20 credentials per Azure identity,
@@ -115,7 +120,7 @@ var (
 // Permanent reports whether retrying err unchanged cannot help: the user or
 // an administrator must act first. Everything else is retried with backoff.
 func Permanent(err error) bool {
-	for _, e := range []error{ErrConflict, ErrNotFound, ErrPermission, ErrLimit, ErrNotEnabled, ErrInvalid} {
+	for _, e := range []error{ErrConflict, ErrNotFound, ErrClusterNotFound, ErrPermission, ErrLimit, ErrNotEnabled, ErrInvalid} {
 		if errors.Is(err, e) {
 			return true
 		}

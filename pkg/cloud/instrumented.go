@@ -14,7 +14,8 @@ import (
 //	keyless_cloud_calls_total{cloud,operation,outcome}
 //	    provider calls; operation is ensure or remove; outcome is the Action
 //	    (Created, Updated, ...) or the error kind (conflict, not_found,
-//	    permission, limit, not_enabled, invalid, throttled, transient).
+//	    cluster_not_found, permission, limit, not_enabled, invalid,
+//	    throttled, transient).
 //	keyless_cloud_call_duration_seconds{cloud,operation}
 //	    time of a provider call, the waits for its HTTP requests' rate
 //	    limit included.
@@ -72,7 +73,7 @@ func Outcome(r Result, err error) string {
 		err  error
 		name string
 	}{
-		{ErrConflict, "conflict"}, {ErrNotFound, "not_found"}, {ErrPermission, "permission"},
+		{ErrConflict, "conflict"}, {ErrNotFound, "not_found"}, {ErrClusterNotFound, "cluster_not_found"}, {ErrPermission, "permission"},
 		{ErrLimit, "limit"}, {ErrNotEnabled, "not_enabled"}, {ErrInvalid, "invalid"}, {ErrThrottled, "throttled"},
 	} {
 		if errors.Is(err, k.err) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
@@ -38,8 +39,11 @@ func (p *Provider) classify(op string, s *cloud.Subject, role string, err error)
 		return fmt.Errorf("%s failed: EKS allows at most 5,000 pod identity associations per cluster, a quota that cannot be raised; "+
 			"delete associations no longer needed: %w: %w", what, cloud.ErrLimit, err)
 	case code == "ResourceNotFoundException" || code == "NotFoundException":
+		// Association 404s are answered before classify (notFound), so what
+		// is missing here is the cluster: a wrong name or region, not a sign
+		// that anything Keyless made is gone.
 		return fmt.Errorf("EKS cluster %s not found in region %s; check --cluster-name and --aws-region: %w: %w",
-			p.cluster, p.region, cloud.ErrNotFound, err)
+			p.cluster, p.region, cloud.ErrClusterNotFound, err)
 	case code == "InvalidParameterException" || code == "InvalidRequestException":
 		hint := ""
 		if role != "" && strings.Contains(strings.ToLower(apiMessage(err)), "role") {
@@ -73,8 +77,20 @@ func apiMessage(err error) string {
 	return err.Error()
 }
 
-// notFound reports whether EKS answered 404 for an association.
+// notFound reports whether EKS answered 404 for an association, not for
+// its cluster.
 func notFound(err error) bool {
 	code, _ := errorCode(err)
-	return code == "ResourceNotFoundException" || code == "NotFoundException"
+	return (code == "ResourceNotFoundException" || code == "NotFoundException") && !clusterMissing(err)
 }
+
+// clusterMissing reports EKS's 404 for the cluster named in the path, which
+// every operation under /clusters/NAME answers with "No cluster found for
+// name: NAME.".
+func clusterMissing(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf) && strings.HasPrefix(nf.ErrorMessage(), msgNoCluster)
+}
+
+// msgNoCluster starts EKS's message for a cluster that does not exist.
+const msgNoCluster = "No cluster found for name: "

@@ -14,7 +14,7 @@ import (
 	"github.com/keyless-dev/keyless/test/fakecloud"
 )
 
-var kinds = []error{cloud.ErrConflict, cloud.ErrNotFound, cloud.ErrPermission, cloud.ErrLimit,
+var kinds = []error{cloud.ErrConflict, cloud.ErrNotFound, cloud.ErrClusterNotFound, cloud.ErrPermission, cloud.ErrLimit,
 	cloud.ErrNotEnabled, cloud.ErrInvalid, cloud.ErrThrottled}
 
 func TestErrors(t *testing.T) {
@@ -37,9 +37,9 @@ func TestErrors(t *testing.T) {
 			wantMsg: []string{"EKS allows at most 5,000 pod identity associations per cluster", "ResourceLimitExceededException"}},
 		{name: "role does not exist", setup: func(_ *testing.T, e *env) { e.sim.AddRole(roleARN("other")) }, role: role("orders"),
 			wantKind: cloud.ErrInvalid, wantMsg: []string{"Role provided in the request does not exist; check keyless.dev/aws-role (role arn:aws:iam::111122223333:role/orders)"}},
-		{name: "no such cluster, role by name", setup: renameCluster, role: role("orders"), wantKind: cloud.ErrNotFound,
+		{name: "no such cluster, role by name", setup: renameCluster, role: role("orders"), wantKind: cloud.ErrClusterNotFound,
 			wantMsg: []string{"EKS cluster nope not found in region us-west-2; check --cluster-name and --aws-region", "No cluster found for name: nope."}},
-		{name: "no such cluster, role by ARN", setup: renameCluster, role: byARN, wantKind: cloud.ErrNotFound,
+		{name: "no such cluster, role by ARN", setup: renameCluster, role: byARN, wantKind: cloud.ErrClusterNotFound,
 			wantMsg: []string{"EKS cluster nope not found in region us-west-2; check --cluster-name and --aws-region"}},
 		{name: "someone else's association, other role", setup: seeded(roleARN("theirs"), nil), role: role("orders"), wantKind: cloud.ErrConflict,
 			wantMsg: []string{"of ns/sa points at role arn:aws:iam::111122223333:role/theirs and was not created by Keyless; delete it or point keyless.dev/aws-role at arn:aws:iam::111122223333:role/theirs"}},

@@ -8,6 +8,9 @@
 // EKS's one-association-per-ServiceAccount rule (409) say when to list.
 // Creates carry a deterministic clientRequestToken, so neither a lost
 // response nor a crash can duplicate an association or cause a create loop.
+// A cluster EKS does not know (a wrong --cluster-name or --aws-region) is
+// cloud.ErrClusterNotFound, never cloud.ErrNotFound: it tells nothing about
+// the associations, which may well exist in the right cluster.
 //
 // The caller's credentials need eks:ListPodIdentityAssociations,
 // eks:DescribePodIdentityAssociation, eks:CreatePodIdentityAssociation,

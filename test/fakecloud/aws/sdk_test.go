@@ -65,3 +65,64 @@ func TestRealSDKClient(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingCluster: every operation on a cluster that does not exist is
+// answered as EKS answers it, a 404 ResourceNotFoundException naming the
+// cluster, whatever else the request holds.
+func TestMissingCluster(t *testing.T) {
+	s := newTestServer()
+	a := seed(t, s, "ns", "sa") // an ID that exists, but in "prod"
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	client := eks.New(eks.Options{
+		Region: "us-east-1", BaseEndpoint: sdk.String(srv.URL),
+		Credentials: sdk.AnonymousCredentials{}, RetryMaxAttempts: 1,
+	})
+	ctx := context.Background()
+	nope, id := sdk.String("nope"), sdk.String(a.AssociationID)
+	tests := []struct {
+		op   string
+		call func() error
+	}{
+		{"DescribeCluster", func() error {
+			_, err := client.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: nope})
+			return err
+		}},
+		{"CreatePodIdentityAssociation", func() error {
+			_, err := client.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{
+				ClusterName: nope, Namespace: sdk.String("ns"), ServiceAccount: sdk.String("other"), RoleArn: sdk.String(testRole)})
+			return err
+		}},
+		{"ListPodIdentityAssociations", func() error {
+			_, err := client.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: nope})
+			return err
+		}},
+		{"DescribePodIdentityAssociation", func() error {
+			_, err := client.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: nope, AssociationId: id})
+			return err
+		}},
+		{"UpdatePodIdentityAssociation", func() error {
+			_, err := client.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: nope, AssociationId: id, RoleArn: sdk.String(testRole)})
+			return err
+		}},
+		{"DeletePodIdentityAssociation", func() error {
+			_, err := client.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: nope, AssociationId: id})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			var nf *types.ResourceNotFoundException
+			err := tt.call()
+			if !errors.As(err, &nf) {
+				t.Fatalf("error %v (%T), want a ResourceNotFoundException", err, err)
+			}
+			if nf.ErrorMessage() != "No cluster found for name: nope." || sdk.ToString(nf.ClusterName) != "nope" {
+				t.Errorf("message %q, clusterName %q; want \"No cluster found for name: nope.\" and nope", nf.ErrorMessage(), sdk.ToString(nf.ClusterName))
+			}
+		})
+	}
+	if got := s.Associations(); len(got) != 1 || got[0].AssociationID != a.AssociationID {
+		t.Errorf("associations %+v, want only %s", got, a.AssociationID)
+	}
+}
