@@ -88,12 +88,12 @@ func TestMixedBatch(t *testing.T) {
 	}{
 		{p.Ensure, "new-1", cloud.Created},
 		{p.Remove, "old-1", cloud.Deleted},
-		{p.Ensure, "keep", cloud.Unchanged},
+		{p.Ensure, "keep", cloud.Adopted},
 		{p.Ensure, "flip", cloud.Created},
 		{p.Remove, "flip", cloud.Deleted},
 		{p.Remove, "never", cloud.Absent},
 		{p.Ensure, "new-2", cloud.Created},
-		{p.Ensure, "new-2", cloud.Unchanged}, // the same member twice: granted once
+		{p.Ensure, "new-2", cloud.Created}, // the same member twice: granted once, by this write
 		{p.Remove, "old-2", cloud.Deleted},
 		{p.Remove, "batch", cloud.Absent}, // only conditionally granted: not ours
 	}
@@ -103,8 +103,8 @@ func TestMixedBatch(t *testing.T) {
 		waitQueued(t, &p.batches, gsa, i+1)
 	}
 	g.open(2)
-	if o := <-first; o.err != nil || o.res.Action != cloud.Unchanged {
-		t.Errorf("first Ensure = %+v, %v; want Unchanged", o.res, o.err)
+	if o := <-first; o.err != nil || o.res.Action != cloud.Adopted {
+		t.Errorf("first Ensure = %+v, %v; want Adopted", o.res, o.err)
 	}
 	for i, s := range steps {
 		if o := <-done[i]; o.err != nil || o.res.Action != s.want || o.res.ID != gsa+" "+ksa(s.sa) {

@@ -84,7 +84,7 @@ func TestEnsureManyOneWrite(t *testing.T) {
 	p, sim := newEnv(t, Options{})
 	seed(t, sim, fakegcp.Binding{Role: Role, Members: []string{ksa("b")}})
 	subjects := []cloud.Subject{subject("a"), subject("b"), subject("c"), subject("d"), subject("e")}
-	want := []cloud.Action{cloud.Created, cloud.Unchanged, cloud.Created, cloud.Created, cloud.Created}
+	want := []cloud.Action{cloud.Created, cloud.Adopted, cloud.Created, cloud.Created, cloud.Created}
 
 	got, err := p.EnsureMany(t.Context(), gsa, subjects)
 	if err != nil {
@@ -104,8 +104,8 @@ func TestEnsureManyOneWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range again {
-		if r.Action != cloud.Unchanged {
-			t.Errorf("second result %d = %s, want Unchanged", i, r.Action)
+		if r.Action != cloud.Adopted {
+			t.Errorf("second result %d = %s, want Adopted (there before the call)", i, r.Action)
 		}
 	}
 	if n := sim.Calls()[fakegcp.OpSetIamPolicy]; n != 1 {

@@ -92,23 +92,35 @@ type change struct {
 // read-modify-write (redone whole on a 409). The changes apply in the order
 // they came, each result saying what that change did; an error is every
 // change's.
+//
+// A grant whose member was there before is Adopted, never Unchanged: IAM
+// members carry no owner, so only the caller's record can tell one Keyless
+// added earlier from one someone else did. A member that this call may
+// itself have added, in a write whose answer was lost, is Created.
 func (p *Provider) commit(ctx context.Context, email string, batch []*batch.Call[change]) {
-	err := p.modify(ctx, email, len(batch), func(pol *iam.Policy) bool {
+	tried := map[string]bool{} // members added by this call's writes so far
+	err := p.modify(ctx, email, len(batch), func(pol *iam.Policy, mayHaveLanded bool) bool {
+		added := map[string]bool{} // by earlier changes of this attempt
 		changed := false
 		for _, c := range batch {
-			c.Result = cloud.Result{ID: email + " " + c.Req.member}
+			m := c.Req.member
+			c.Result = cloud.Result{ID: email + " " + m}
 			switch {
-			case c.Req.remove && removeMember(pol, c.Req.member):
+			case c.Req.remove && removeMember(pol, m):
 				c.Result.Action = cloud.Deleted
+				delete(added, m)
 			case c.Req.remove:
 				c.Result.Action = cloud.Absent
-			case hasMember(pol, c.Req.member):
-				c.Result.Action = cloud.Unchanged
+			case hasMember(pol, m) && (added[m] || mayHaveLanded && tried[m]):
+				c.Result.Action = cloud.Created
+			case hasMember(pol, m):
+				c.Result.Action = cloud.Adopted
 			default:
-				addMember(pol, c.Req.member)
+				addMember(pol, m)
+				added[m], tried[m] = true, true
 				c.Result.Action = cloud.Created
 			}
-			changed = changed || c.Result.Action == cloud.Deleted || c.Result.Action == cloud.Created
+			changed = changed || c.Result.Action == cloud.Deleted || added[m]
 		}
 		return changed
 	})
@@ -135,16 +147,18 @@ const retries = 2
 // account's lock; edit reports whether it changed the policy (no write if
 // not). A 409 ABORTED means another writer came between the read and the
 // write, so the whole cycle is redone after a backoff, never the write alone;
-// so is a 429 or 5xx answer, up to retries times.
+// so is a 429 or 5xx answer, up to retries times. edit learns whether an
+// earlier write of this call may have landed (its answer was a 429 or 5xx).
 // changes is only logged.
-func (p *Provider) modify(ctx context.Context, email string, changes int, edit func(*iam.Policy) bool) error {
+func (p *Provider) modify(ctx context.Context, email string, changes int, edit func(pol *iam.Policy, mayHaveLanded bool) bool) error {
 	unlock, err := p.locks.lock(ctx, email)
 	if err != nil {
 		return fmt.Errorf("waiting for other changes to the policy: %w", err)
 	}
 	defer unlock()
 	res := resourceName(email)
-	retried := 0 // 429 and 5xx answers retried so far
+	retried := 0           // 429 and 5xx answers retried so far
+	mayHaveLanded := false // a write was answered 429 or 5xx
 	retry := func(err error) bool {
 		if !isRetryable(err) || retried >= retries {
 			return false
@@ -161,7 +175,7 @@ func (p *Provider) modify(ctx context.Context, email string, changes int, edit f
 			}
 			return p.classify("reading", err)
 		}
-		if !edit(pol) {
+		if !edit(pol, mayHaveLanded) {
 			return nil
 		}
 		if pol.Etag == "" {
@@ -172,6 +186,7 @@ func (p *Provider) modify(ctx context.Context, email string, changes int, edit f
 		_, err = p.api.SetIamPolicy(ctx, res, forWrite(pol))
 		if retry(err) {
 			// The write may have landed: the cycle starts again from a read.
+			mayHaveLanded = true
 			attempt--
 			continue
 		}

@@ -12,6 +12,16 @@
 // not two each. A 409 ABORTED from another writer redoes the whole
 // read-modify-write after a jittered, doubling backoff. Every other binding,
 // condition and member is sent back exactly as read, at version 3.
+//
+// IAM members carry no owner: Terraform, a person, or the Keyless of another
+// cluster in the same project (the pool PROJECT.svc.id.goog is shared by all
+// of them, so POOL[NS/SA] names NS/SA in each) may have granted the same
+// member. Ensure therefore answers Adopted, never Unchanged, whenever the
+// member was there before the call, and Created when it wrote it (or may
+// have, if a write's answer was lost). Only the caller's own record can tell
+// a member Keyless granted in an earlier call from someone else's, and the
+// caller must not Remove one it did not grant: Remove takes the member out
+// whoever granted it.
 package gcp
 
 import (

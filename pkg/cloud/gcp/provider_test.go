@@ -20,10 +20,12 @@ func TestEnsure(t *testing.T) {
 		{name: "creates the binding", want: cloud.Created, wantSets: 1, wantGrants: []string{ksa("web")}},
 		{name: "joins the existing binding", seed: []fakegcp.Binding{{Role: Role, Members: []string{ksa("api")}}},
 			want: cloud.Created, wantSets: 1, wantGrants: []string{ksa("api"), ksa("web")}},
-		{name: "unchanged without a write", seed: []fakegcp.Binding{{Role: Role, Members: []string{ksa("web")}}},
-			want: cloud.Unchanged, wantGrants: []string{ksa("web")}},
-		{name: "crash after set: member already added", seed: []fakegcp.Binding{tokenCreator, {Role: Role, Members: []string{ksa("api"), ksa("web")}}},
-			want: cloud.Unchanged, wantGrants: []string{ksa("api"), ksa("web")}},
+		// Whether Keyless or someone else put the member there, only the
+		// controller's record can tell: IAM members carry no owner.
+		{name: "already there: adopted without a write", seed: []fakegcp.Binding{{Role: Role, Members: []string{ksa("web")}}},
+			want: cloud.Adopted, wantGrants: []string{ksa("web")}},
+		{name: "crash after set: member already added, adopted", seed: []fakegcp.Binding{tokenCreator, {Role: Role, Members: []string{ksa("api"), ksa("web")}}},
+			want: cloud.Adopted, wantGrants: []string{ksa("api"), ksa("web")}},
 		{name: "keeps conditions and other roles", seed: []fakegcp.Binding{condOther, tokenCreator, condGrant},
 			want: cloud.Created, wantSets: 1, wantGrants: []string{ksa("web")}},
 		{name: "a conditional grant is not enough", seed: []fakegcp.Binding{{Role: Role, Members: []string{ksa("web")}, Condition: condGrant.Condition}},
