@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"strings"
@@ -40,16 +41,15 @@ type armClients struct {
 // clientsFor returns the clients for a subscription: armmsi clients are bound to one.
 type clientsFor func(subscriptionID string) (armClients, error)
 
-// sdkClients makes armmsi clients per subscription on first use and keeps them.
-func sdkClients(cred azcore.TokenCredential, opts *arm.ClientOptions) clientsFor {
-	var mu sync.Mutex
-	made := map[string]armClients{}
-	return func(sub string) (armClients, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if c, ok := made[strings.ToLower(sub)]; ok {
-			return c, nil
-		}
+// maxSubscriptions bounds the subscriptions whose clients are kept. The
+// subscription comes from ServiceAccount annotations, so tenants choose it,
+// and each kept one costs a few KiB of the leader's heap.
+const maxSubscriptions = 64
+
+// sdkClients makes armmsi clients per subscription on first use and keeps
+// those of the maxSubscriptions subscriptions used last.
+func sdkClients(cred azcore.TokenCredential, opts *arm.ClientOptions) *clientCache {
+	return newClientCache(maxSubscriptions, func(sub string) (armClients, error) {
 		ids, err := armmsi.NewUserAssignedIdentitiesClient(sub, cred, opts)
 		if err != nil {
 			return armClients{}, fmt.Errorf("creating Azure managed identity client for subscription %s: %w", sub, err)
@@ -58,8 +58,63 @@ func sdkClients(cred azcore.TokenCredential, opts *arm.ClientOptions) clientsFor
 		if err != nil {
 			return armClients{}, fmt.Errorf("creating Azure federated credential client for subscription %s: %w", sub, err)
 		}
-		c := armClients{identities: ids, credentials: creds}
-		made[strings.ToLower(sub)] = c
-		return c, nil
+		return armClients{identities: ids, credentials: creds}, nil
+	})
+}
+
+// clientCache keeps the clients of the max subscriptions used last; a
+// dropped subscription gets new clients when it is used again. Safe for
+// concurrent use.
+type clientCache struct {
+	max   int
+	build clientsFor
+
+	mu    sync.Mutex
+	order *list.List               // of *cachedClients, the one used last in front
+	bySub map[string]*list.Element // by lower-case subscription ID
+}
+
+type cachedClients struct {
+	sub     string
+	clients armClients
+}
+
+func newClientCache(limit int, build clientsFor) *clientCache {
+	return &clientCache{max: limit, build: build, order: list.New(), bySub: map[string]*list.Element{}}
+}
+
+// get returns sub's clients, made on first use.
+func (c *clientCache) get(sub string) (armClients, error) {
+	key := strings.ToLower(sub)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.bySub[key]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cachedClients).clients, nil
 	}
+	made, err := c.build(sub)
+	if err != nil {
+		return armClients{}, err
+	}
+	c.bySub[key] = c.order.PushFront(&cachedClients{sub: key, clients: made})
+	if c.order.Len() > c.max {
+		oldest := c.order.Remove(c.order.Back()).(*cachedClients)
+		delete(c.bySub, oldest.sub)
+	}
+	return made, nil
+}
+
+// len returns how many subscriptions' clients are kept.
+func (c *clientCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
+
+// holds reports whether sub's clients are kept.
+func (c *clientCache) holds(sub string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.bySub[strings.ToLower(sub)]
+	return ok
 }

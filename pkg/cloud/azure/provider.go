@@ -15,6 +15,9 @@
 // parallel. Calls for one identity that arrive while another is in flight
 // are handled together next: one listing of the credentials serves all of
 // them, and the identity's client ID is read once, then cached for an hour.
+//
+// The armmsi clients are bound to a subscription, which ServiceAccount
+// annotations choose; those of the 64 subscriptions used last are kept.
 package azure
 
 import (
@@ -74,7 +77,7 @@ func New(o Options) (*Provider, error) {
 		}
 		cred = c
 	}
-	return newProvider(o, sdkClients(cred, opts)), nil
+	return newProvider(o, sdkClients(cred, opts).get), nil
 }
 
 // newProvider is the test seam: clients may be fakes of the SDK methods used.
