@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // wanted is an association's desired settings.
@@ -35,6 +36,10 @@ func (w wanted) matches(a types.PodIdentityAssociation) bool {
 // ServiceAccount (409), and only then does Ensure page through the
 // cluster's associations to find the one in the way.
 func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
+	return deadline.Call(ctx, p.timeout, func(ctx context.Context) (cloud.Result, error) { return p.ensure(ctx, c) })
+}
+
+func (p *Provider) ensure(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	s := c.Subject
 	if c.AWS == nil {
 		return cloud.Result{}, fmt.Errorf("connection of %s/%s has no AWS role for the AWS provider: %w", s.Namespace, s.Name, cloud.ErrInvalid)

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"golang.org/x/time/rate"
+
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // Options configure the provider.
@@ -35,6 +39,9 @@ type Options struct {
 	// attempt, each retry included, waits for a token. It stands for the
 	// account's EKS quota, so share one between clients of one account.
 	Limiter *rate.Limiter
+	// Timeout bounds each Ensure and Remove, and each HTTP request of the
+	// default HTTPClient; 0: 30 seconds.
+	Timeout time.Duration
 }
 
 // validate returns every problem with o at once.
@@ -51,6 +58,9 @@ func (o Options) validate() error {
 	}
 	if o.RetryMaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("the EKS retry attempts %d are negative; use 0 for the SDK default or 1 for no retries", o.RetryMaxAttempts))
+	}
+	if o.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("the timeout %v is negative; use 0 for the default of %v", o.Timeout, deadline.Default))
 	}
 	return errors.Join(errs...)
 }
@@ -71,8 +81,13 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if o.RetryMaxAttempts > 0 {
 		load = append(load, config.WithRetryMaxAttempts(o.RetryMaxAttempts))
 	}
+	timeout := deadline.Or(o.Timeout)
 	if o.HTTPClient != nil {
 		load = append(load, config.WithHTTPClient(o.HTTPClient))
+	} else {
+		// Also a bound for the credential chain's requests, which do not
+		// all get a caller's context.
+		load = append(load, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
@@ -89,5 +104,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 			eo.APIOptions = append(eo.APIOptions, limitRequests(o.Limiter))
 		}
 	})
-	return newProvider(client, o.ClusterName, cfg.Region), nil
+	p := newProvider(client, o.ClusterName, cfg.Region)
+	p.timeout = timeout
+	return p, nil
 }

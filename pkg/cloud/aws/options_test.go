@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -19,8 +20,9 @@ func TestNewValidates(t *testing.T) {
 		want []string
 	}{
 		{"no cluster", Options{Region: "us-east-1"}, []string{"set --cluster-name"}},
-		{"every problem at once", Options{Endpoint: "localhost:8080", RetryMaxAttempts: -1}, []string{
-			"set --cluster-name", `the EKS endpoint "localhost:8080" is not an absolute http or https URL`, "retry attempts -1 are negative"}},
+		{"every problem at once", Options{Endpoint: "localhost:8080", RetryMaxAttempts: -1, Timeout: -time.Second}, []string{
+			"set --cluster-name", `the EKS endpoint "localhost:8080" is not an absolute http or https URL`, "retry attempts -1 are negative",
+			"the timeout -1s is negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

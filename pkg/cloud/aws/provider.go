@@ -22,11 +22,13 @@ package aws
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // The tags Keyless puts on the associations it creates.
@@ -58,6 +60,7 @@ type Provider struct {
 	cluster  string
 	region   string
 	pageSize int32
+	timeout  time.Duration // of each Ensure and Remove
 
 	mu   sync.Mutex
 	home *account // the cluster's account, once read
@@ -71,7 +74,7 @@ type account struct {
 var _ cloud.Provider = (*Provider)(nil)
 
 func newProvider(api eksAPI, cluster, region string) *Provider {
-	return &Provider{api: api, cluster: cluster, region: region, pageSize: pageSize}
+	return &Provider{api: api, cluster: cluster, region: region, pageSize: pageSize, timeout: deadline.Default}
 }
 
 // tags are the tags of an association Keyless creates.

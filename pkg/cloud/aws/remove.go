@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // Remove deletes the association Keyless made for c's ServiceAccount.
@@ -16,6 +17,10 @@ import (
 // List; when it names nothing, the cluster's associations are listed, since
 // one may have been made after the ID was recorded.
 func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
+	return deadline.Call(ctx, p.timeout, func(ctx context.Context) (cloud.Result, error) { return p.remove(ctx, c) })
+}
+
+func (p *Provider) remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	s := c.Subject
 	a, err := p.known(ctx, s, c.KnownID)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // MaxCredentials is how many federated credentials Azure allows per identity.
@@ -16,11 +17,19 @@ const MaxCredentials = 20
 
 // Ensure creates, corrects or adopts the federated credential of c.
 func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
+	return deadline.Call(ctx, p.timeout, func(ctx context.Context) (cloud.Result, error) {
+		return p.do(ctx, c, false)
+	})
+}
+
+// do queues an Ensure or, with remove, a Remove of c into the batches of
+// its identity and waits for its outcome.
+func (p *Provider) do(ctx context.Context, c cloud.Connection, remove bool) (cloud.Result, error) {
 	t, err := p.target(c)
 	if err != nil {
 		return cloud.Result{}, err
 	}
-	cs, err := p.batches.Do(ctx, t.key, op{t: t})
+	cs, err := p.batches.Do(ctx, t.key, op{t: t, remove: remove})
 	if err != nil {
 		return cloud.Result{}, fmt.Errorf("waiting for the writes to managed identity %s: %w", t, err)
 	}

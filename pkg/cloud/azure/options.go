@@ -12,6 +12,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"golang.org/x/time/rate"
+
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // DefaultAudience is the ARM token audience used with a custom Endpoint.
@@ -55,6 +57,10 @@ type Options struct {
 	MaxRetries    int
 	RetryDelay    time.Duration
 	MaxRetryDelay time.Duration
+
+	// Timeout bounds each Ensure and Remove, the batch of writes to one
+	// identity it joins, and each try of an HTTP request; 0: 30 seconds.
+	Timeout time.Duration
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$`)
@@ -81,6 +87,9 @@ func (o Options) validate() error {
 		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && o.InsecureAllowHTTP)) {
 			errs = append(errs, fmt.Errorf("%s %q must be an https URL (http only with InsecureAllowHTTP)", field, v))
 		}
+	}
+	if o.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("Timeout %v is negative; use 0 for the default of %v", o.Timeout, deadline.Default))
 	}
 	return errors.Join(errs...)
 }
@@ -109,8 +118,9 @@ func (o Options) clientOptions() *arm.ClientOptions {
 			Cloud:                           cfg,
 			InsecureAllowCredentialWithHTTP: o.InsecureAllowHTTP,
 			Transport:                       o.Transport,
-			Retry:                           policy.RetryOptions{MaxRetries: int32(min(max(o.MaxRetries, -1), 100)), RetryDelay: o.RetryDelay, MaxRetryDelay: o.MaxRetryDelay},
-			PerRetryPolicies:                perRetry,
+			Retry: policy.RetryOptions{MaxRetries: int32(min(max(o.MaxRetries, -1), 100)), RetryDelay: o.RetryDelay, MaxRetryDelay: o.MaxRetryDelay,
+				TryTimeout: deadline.Or(o.Timeout)},
+			PerRetryPolicies: perRetry,
 		},
 		// Keyless's narrow role may not register resource providers.
 		DisableRPRegistration: true,

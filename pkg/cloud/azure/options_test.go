@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 
@@ -25,6 +26,7 @@ func TestNewValidates(t *testing.T) {
 		{"cluster missing", func(o *Options) { o.ClusterName = "" }, []string{"ClusterName"}},
 		{"http endpoint refused", func(o *Options) { o.Endpoint = "http://127.0.0.1:1" }, []string{"Endpoint", "InsecureAllowHTTP"}},
 		{"authority host not a URL", func(o *Options) { o.AuthorityHost = "login" }, []string{"AuthorityHost"}},
+		{"negative timeout", func(o *Options) { o.Timeout = -time.Second }, []string{"Timeout -1s is negative"}},
 		{"every problem at once", func(o *Options) { o.SubscriptionID = ""; o.ClusterName = "" }, []string{"SubscriptionID", "ClusterName"}},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // Audience is the token audience Azure workload identity uses.
@@ -44,6 +45,7 @@ type Provider struct {
 	clients      clientsFor
 	locks        keyedLock
 	batches      batch.Batcher[op]
+	timeout      time.Duration // of each Ensure and Remove, and of each batch
 	now          func() time.Time
 
 	mu        sync.Mutex
@@ -87,10 +89,11 @@ func newProvider(o Options, clients clientsFor) *Provider {
 		issuer:       o.IssuerURL,
 		cluster:      o.ClusterName,
 		clients:      clients,
+		timeout:      deadline.Or(o.Timeout),
 		now:          time.Now,
 		clientIDs:    map[string]cachedClientID{},
 	}
-	p.batches.Run = p.commit
+	p.batches.Run, p.batches.Timeout = p.commit, p.timeout
 	return p
 }
 

@@ -2,12 +2,12 @@ package azure
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // Remove deletes the credential Keyless named for c. Adopted and foreign
@@ -16,15 +16,9 @@ import (
 // If ctx ends once the delete is under way, Remove returns ctx's error and
 // the credential may be gone all the same; a later Remove then answers Absent.
 func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
-	t, err := p.target(c)
-	if err != nil {
-		return cloud.Result{}, err
-	}
-	cs, err := p.batches.Do(ctx, t.key, op{t: t, remove: true})
-	if err != nil {
-		return cloud.Result{}, fmt.Errorf("waiting for the writes to managed identity %s: %w", t, err)
-	}
-	return cs[0].Result, cs[0].Err
+	return deadline.Call(ctx, p.timeout, func(ctx context.Context) (cloud.Result, error) {
+		return p.do(ctx, c, true)
+	})
 }
 
 func (p *Provider) remove(ctx context.Context, t target, l *listing) (cloud.Result, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // Ensure grants c's ServiceAccount Role on c's Google service account.
@@ -32,6 +33,12 @@ func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 // account, all in the same read-modify-write, and no write at all when
 // every member is there already. The results are in the order of subjects.
 func (p *Provider) EnsureMany(ctx context.Context, email string, subjects []cloud.Subject) ([]cloud.Result, error) {
+	return deadline.Call(ctx, p.timeout, func(ctx context.Context) ([]cloud.Result, error) {
+		return p.ensureMany(ctx, email, subjects)
+	})
+}
+
+func (p *Provider) ensureMany(ctx context.Context, email string, subjects []cloud.Subject) ([]cloud.Result, error) {
 	if len(subjects) == 0 {
 		return nil, nil
 	}
@@ -65,6 +72,10 @@ func (p *Provider) EnsureMany(ctx context.Context, email string, subjects []clou
 // Remove returns ctx's error and the member may be gone all the same; a
 // later Remove then answers Absent.
 func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
+	return deadline.Call(ctx, p.timeout, func(ctx context.Context) (cloud.Result, error) { return p.remove(ctx, c) })
+}
+
+func (p *Provider) remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	if err := check(c); err != nil {
 		return cloud.Result{}, err
 	}

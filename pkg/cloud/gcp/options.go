@@ -7,7 +7,12 @@ import (
 	"net/url"
 	"strings"
 
+	iam "google.golang.org/api/iam/v1"
 	"google.golang.org/api/option"
+	"google.golang.org/api/option/internaloption"
+	htransport "google.golang.org/api/transport/http"
+
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 const poolSuffix = ".svc.id.goog"
@@ -28,14 +33,16 @@ func (o Options) validate() error {
 			errs = append(errs, fmt.Errorf("gcp: endpoint %q must be an http or https URL, e.g. https://iam.googleapis.com/", o.Endpoint))
 		}
 	}
-	if o.MaxAttempts < 0 || o.Backoff < 0 || o.MaxBackoff < 0 {
-		errs = append(errs, errors.New("gcp: attempts and backoffs must not be negative"))
+	if o.MaxAttempts < 0 || o.Backoff < 0 || o.MaxBackoff < 0 || o.Timeout < 0 {
+		errs = append(errs, errors.New("gcp: attempts, backoffs and the timeout must not be negative"))
 	}
 	return errors.Join(errs...)
 }
 
-// clientOptions returns the options of the IAM client; with a Limiter it
-// carries a built HTTP client whose every request waits for a token.
+// clientOptions returns the options of the IAM client, with an HTTP client
+// (HTTPClient, or the one iam.NewService would build) whose requests end
+// after the timeout unless HTTPClient has one, and with a Limiter wait for
+// a token first.
 func (o Options) clientOptions(ctx context.Context) ([]option.ClientOption, error) {
 	var opts []option.ClientOption
 	if o.Endpoint != "" {
@@ -45,16 +52,31 @@ func (o Options) clientOptions(ctx context.Context) ([]option.ClientOption, erro
 		opts = append(opts, option.WithoutAuthentication())
 	}
 	c := o.HTTPClient
-	if o.Limiter != nil {
-		var err error
-		if c, err = limitedClient(ctx, c, o.Limiter, opts); err != nil {
-			return nil, err
+	if c == nil {
+		// The defaults iam.NewService adds before it builds its client, with
+		// Application Default Credentials unless opts turn them off.
+		defaults := []option.ClientOption{
+			internaloption.WithDefaultScopes(iam.CloudPlatformScope),
+			internaloption.WithDefaultEndpoint("https://iam.googleapis.com/"),
+			internaloption.WithDefaultEndpointTemplate("https://iam.UNIVERSE_DOMAIN/"),
+			internaloption.WithDefaultMTLSEndpoint("https://iam.mtls.googleapis.com/"),
+			internaloption.EnableNewAuthLibrary(),
 		}
+		built, _, err := htransport.NewClient(ctx, append(defaults, opts...)...)
+		if err != nil {
+			return nil, fmt.Errorf("building the authenticated HTTP client: %w", err)
+		}
+		c = built
 	}
-	if c != nil {
-		opts = append(opts, option.WithHTTPClient(c))
+	if o.Limiter != nil {
+		c = limited(c, o.Limiter)
 	}
-	return opts, nil
+	if c.Timeout == 0 {
+		bounded := *c
+		bounded.Timeout = deadline.Or(o.Timeout)
+		c = &bounded
+	}
+	return append(opts, option.WithHTTPClient(c)), nil
 }
 
 // pool returns the workload pool, derived from the project if not given.

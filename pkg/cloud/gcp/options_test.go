@@ -32,6 +32,7 @@ func TestOptions(t *testing.T) {
 		{name: "bad project", o: Options{Project: "Demo"}, wantErr: "must be PROJECT.svc.id.goog"},
 		{name: "bad endpoint", o: Options{Project: project, Endpoint: "localhost:8080"}, wantErr: "must be an http or https URL"},
 		{name: "negative", o: Options{Project: project, MaxAttempts: -1}, wantErr: "must not be negative"},
+		{name: "negative timeout", o: Options{Project: project, Timeout: -time.Second}, wantErr: "the timeout must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ import (
 	iam "google.golang.org/api/iam/v1"
 
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
 )
 
 // Role is the role granted to each ServiceAccount's member.
@@ -70,6 +71,9 @@ type Options struct {
 	// Backoff is the wait after the first 409, doubled after each further
 	// one up to MaxBackoff, and jittered; 0 means the default.
 	Backoff, MaxBackoff time.Duration
+	// Timeout bounds each Ensure, EnsureMany and Remove, the
+	// read-modify-write it joins, and each HTTP request; 0: 30 seconds.
+	Timeout time.Duration
 }
 
 // Provider grants and revokes Workload Identity members. Safe for concurrent use.
@@ -80,6 +84,7 @@ type Provider struct {
 	maxAttempts int
 	backoff     time.Duration
 	maxBackoff  time.Duration
+	timeout     time.Duration // of each call, and of each read-modify-write
 	locks       keyedLocks
 	batches     batch.Batcher[change]
 }
@@ -118,9 +123,10 @@ func newProvider(api policyAPI, o Options) (*Provider, error) {
 		maxAttempts: orDefault(o.MaxAttempts, DefaultMaxAttempts),
 		backoff:     orDefault(o.Backoff, DefaultBackoff),
 		maxBackoff:  orDefault(o.MaxBackoff, DefaultMaxBackoff),
+		timeout:     deadline.Or(o.Timeout),
 	}
 	p.project = poolProject(p.pool)
-	p.batches.Run = p.commit
+	p.batches.Run, p.batches.Timeout = p.commit, p.timeout
 	return p, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 )
@@ -17,13 +18,17 @@ import (
 // ends when the queue is empty.
 //
 // A batch runs under its first caller's context values but not its
-// deadline, and is cancelled only when every caller in it has stopped
-// waiting, so one caller giving up never fails the others. A change whose
-// caller gives up while it is still queued is dropped; once taken into a
-// batch, it may still be applied.
+// deadline, and is cancelled when every caller in it has stopped waiting,
+// so one caller giving up never fails the others, or when Timeout has
+// passed. A change whose caller gives up while it is still queued is
+// dropped; once taken into a batch, it may still be applied.
 type Batcher[R any] struct {
 	// Run applies a batch, setting every call's res or err.
 	Run func(ctx context.Context, key string, batch []*Call[R])
+	// Timeout, if positive, is the deadline of each batch from its start,
+	// so that a cloud call that is never answered cannot hold the key's
+	// lane (and whatever Run locks) for ever.
+	Timeout time.Duration
 
 	mu    sync.Mutex
 	lanes map[string]*lane[R] // keys with a goroutine; gone when idle
@@ -91,7 +96,7 @@ func (b *Batcher[R]) drain(key string, l *lane[R]) {
 			return
 		}
 		l.queued = nil
-		ctx, cancel := context.WithCancel(context.WithoutCancel(batch[0].ctx))
+		ctx, cancel := b.context(batch[0].ctx)
 		f := &flight{waiting: len(batch), cancel: cancel}
 		for _, c := range batch {
 			c.in = f
@@ -107,6 +112,15 @@ func (b *Batcher[R]) drain(key string, l *lane[R]) {
 		}
 		b.mu.Unlock()
 	}
+}
+
+// context is a batch's: ctx's values, no deadline but Timeout.
+func (b *Batcher[R]) context(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithoutCancel(ctx)
+	if b.Timeout > 0 {
+		return context.WithTimeout(ctx, b.Timeout)
+	}
+	return context.WithCancel(ctx)
 }
 
 // abandon gives up cs: queued ones are dropped, and a batch nobody waits
