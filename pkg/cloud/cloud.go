@@ -100,9 +100,10 @@ var (
 	// account) or its parent does not exist.
 	ErrNotFound = errors.New("identity not found")
 	// ErrClusterNotFound: the cluster Keyless is configured for is not
-	// where the provider looks (a wrong cluster name or region). It says
-	// nothing about the identity, so unlike ErrNotFound it never means that
-	// what Keyless made is gone.
+	// where the provider looks: none of that name (a wrong cluster name or
+	// region), or one in another account than configured. It says nothing
+	// about the identity, so unlike ErrNotFound it never means that what
+	// Keyless made is gone.
 	ErrClusterNotFound = errors.New("cluster not found")
 	// ErrPermission: Keyless's own cloud credentials may not do this.
 	ErrPermission = errors.New("permission denied")

@@ -44,6 +44,9 @@ func (p *Provider) ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 	if c.AWS == nil {
 		return cloud.Result{}, fmt.Errorf("connection of %s/%s has no AWS role for the AWS provider: %w", s.Namespace, s.Name, cloud.ErrInvalid)
 	}
+	if err := p.checkAccount(ctx); err != nil {
+		return cloud.Result{}, err
+	}
 	role, err := p.roleARN(ctx, c.AWS.Role)
 	if err != nil {
 		return cloud.Result{}, err

@@ -20,6 +20,10 @@ import (
 type Options struct {
 	// ClusterName is the EKS cluster the associations belong to. Required.
 	ClusterName string
+	// AccountID, if set, is the 12-digit account the cluster must be in:
+	// Ensure and Remove refuse to work on a cluster whose ARN names another
+	// (credentials of another account that has a cluster of the same name).
+	AccountID string
 	// Region is the cluster's region. Empty: from the default chain
 	// (AWS_REGION, the shared config file).
 	Region string
@@ -58,6 +62,9 @@ func (o Options) validate() error {
 	}
 	if o.RetryMaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("the EKS retry attempts %d are negative; use 0 for the SDK default or 1 for no retries", o.RetryMaxAttempts))
+	}
+	if o.AccountID != "" && !isAccountID(o.AccountID) {
+		errs = append(errs, fmt.Errorf("the AWS account ID %q is not a 12-digit account ID; set --aws-account-id to the cluster's account", o.AccountID))
 	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("the timeout %v is negative; use 0 for the default of %v", o.Timeout, deadline.Default))
@@ -105,6 +112,18 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		}
 	})
 	p := newProvider(client, o.ClusterName, cfg.Region)
-	p.timeout = timeout
+	p.timeout, p.wantAccount = timeout, o.AccountID
 	return p, nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

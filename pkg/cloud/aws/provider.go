@@ -10,13 +10,15 @@
 // response nor a crash can duplicate an association or cause a create loop.
 // A cluster EKS does not know (a wrong --cluster-name or --aws-region) is
 // cloud.ErrClusterNotFound, never cloud.ErrNotFound: it tells nothing about
-// the associations, which may well exist in the right cluster.
+// the associations, which may well exist in the right cluster. So is, with
+// Options.AccountID set, a cluster whose ARN names another account: the
+// provider then neither makes nor deletes anything there.
 //
 // The caller's credentials need eks:ListPodIdentityAssociations,
 // eks:DescribePodIdentityAssociation, eks:CreatePodIdentityAssociation,
 // eks:UpdatePodIdentityAssociation, eks:DeletePodIdentityAssociation,
-// eks:TagResource, eks:DescribeCluster (for roles given by name) and
-// iam:PassRole on the roles.
+// eks:TagResource, eks:DescribeCluster (for roles given by name, and with
+// Options.AccountID set) and iam:PassRole on the roles.
 package aws
 
 import (
@@ -61,6 +63,9 @@ type Provider struct {
 	region   string
 	pageSize int32
 	timeout  time.Duration // of each Ensure and Remove
+
+	// wantAccount, if set, is the account the cluster must be in.
+	wantAccount string
 
 	mu   sync.Mutex
 	home *account // the cluster's account, once read

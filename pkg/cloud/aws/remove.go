@@ -22,6 +22,9 @@ func (p *Provider) Remove(ctx context.Context, c cloud.Connection) (cloud.Result
 
 func (p *Provider) remove(ctx context.Context, c cloud.Connection) (cloud.Result, error) {
 	s := c.Subject
+	if err := p.checkAccount(ctx); err != nil {
+		return cloud.Result{}, err
+	}
 	a, err := p.known(ctx, s, c.KnownID)
 	if err != nil {
 		return cloud.Result{}, err

@@ -35,6 +35,25 @@ func (p *Provider) roleARN(ctx context.Context, r annotations.AWSRole) (string, 
 	return "arn:" + partition + ":iam::" + id + ":role" + path + r.Name, nil
 }
 
+// checkAccount makes sure, when an account is configured, that the cluster
+// is in it: credentials of another account with a cluster of the same name
+// would otherwise make associations there, or delete that account's.
+func (p *Provider) checkAccount(ctx context.Context) error {
+	if p.wantAccount == "" {
+		return nil
+	}
+	home, err := p.account(ctx)
+	if err != nil {
+		return err
+	}
+	if home.id != p.wantAccount {
+		return fmt.Errorf("--aws-account-id %s does not match cluster ARN account %s (EKS cluster %s in region %s); "+
+			"check --aws-account-id, --cluster-name, --aws-region and the account of Keyless's AWS credentials: %w",
+			p.wantAccount, home.id, p.cluster, p.region, cloud.ErrClusterNotFound)
+	}
+	return nil
+}
+
 // account reads the cluster's account from its ARN, once. A failure is not
 // remembered, so the next call tries again.
 func (p *Provider) account(ctx context.Context) (account, error) {
