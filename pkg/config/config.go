@@ -58,6 +58,9 @@ type Config struct {
 	// CloudCredentials is "default" (each cloud's default chain) or
 	// "anonymous" (no credentials, for simulators and tests).
 	CloudCredentials string
+	// CloudTimeout bounds each cloud call: one connection's Ensure or
+	// Remove, each HTTP request in it included.
+	CloudTimeout time.Duration
 
 	AWSRegion   string
 	AWSEndpoint string
@@ -91,6 +94,9 @@ const (
 	DefaultHealthAddr       = ":8081"
 	DefaultLeaderElectionID = "keyless.keyless.dev"
 	DefaultLeaseDuration    = 15 * time.Second
+	// DefaultCloudTimeout and MaxCloudTimeout are --cloud-timeout's default and bound.
+	DefaultCloudTimeout = 30 * time.Second
+	MaxCloudTimeout     = 10 * time.Minute
 )
 
 // Default returns the configuration used when nothing is set.
@@ -116,6 +122,7 @@ func Default() Config {
 		Workers:               4,
 		RestartWorkloads:      true,
 		CloudCredentials:      "default",
+		CloudTimeout:          DefaultCloudTimeout,
 		AWSQPS:                5,
 		AzureQPS:              5,
 		GCPQPS:                5,

@@ -50,6 +50,8 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 		"Restart workloads when their AWS or Azure connection first becomes ready, so that their pods get credentials.")
 	fs.StringVar(&c.CloudCredentials, "cloud-credentials", c.CloudCredentials,
 		"default (each cloud's default credential chain) or anonymous (no credentials; for simulators and tests only).")
+	fs.DurationVar(&c.CloudTimeout, "cloud-timeout", c.CloudTimeout,
+		"Longest a cloud call may take: one connection's Ensure or Remove, each HTTP request in it included (at most 10m).")
 	fs.StringVar(&c.AWSRegion, "aws-region", c.AWSRegion, "Region of the EKS cluster; setting it turns AWS on (with --cluster-name).")
 	fs.StringVar(&c.AWSEndpoint, "aws-endpoint", c.AWSEndpoint, "EKS API endpoint URL instead of the SDK's (AWS_ENDPOINT_URL_EKS works too).")
 	fs.Float64Var(&c.AWSQPS, "aws-qps", c.AWSQPS, "Most HTTP requests per second Keyless sends to the EKS API, each retry included.")

@@ -88,6 +88,9 @@ func validateClouds(c *Config) field.ErrorList {
 	if c.CloudCredentials != "default" && c.CloudCredentials != "anonymous" {
 		errs = append(errs, field.NotSupported(flag("cloud-credentials"), c.CloudCredentials, []string{"default", "anonymous"}))
 	}
+	if c.CloudTimeout <= 0 || c.CloudTimeout > MaxCloudTimeout {
+		errs = append(errs, field.Invalid(flag("cloud-timeout"), c.CloudTimeout.String(), "must be more than 0 and at most 10m, e.g. 30s"))
+	}
 	for _, q := range []struct {
 		name string
 		v    float64

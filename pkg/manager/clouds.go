@@ -18,7 +18,8 @@ import (
 
 // Providers builds the configured cloud providers, each decorated with
 // metrics. Each provider's SDK client gets its cloud's requests-per-second
-// limit, which every HTTP request to the API waits for, retries included.
+// limit, which every HTTP request to the API waits for, retries included,
+// and --cloud-timeout, which bounds every call and HTTP request.
 // A cloud left unconfigured is absent from the map: it is off.
 func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provider, error) {
 	anonymous := c.CloudCredentials == "anonymous"
@@ -26,7 +27,8 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 	limit := func(qps float64) *rate.Limiter { return rate.NewLimiter(rate.Limit(qps), max(1, int(qps))) }
 
 	if c.AWSRegion != "" {
-		o := aws.Options{ClusterName: c.ClusterName, Region: c.AWSRegion, Endpoint: c.AWSEndpoint, Limiter: limit(c.AWSQPS)}
+		o := aws.Options{ClusterName: c.ClusterName, Region: c.AWSRegion, Endpoint: c.AWSEndpoint, Limiter: limit(c.AWSQPS),
+			Timeout: c.CloudTimeout}
 		if anonymous {
 			o.Credentials = awssdk.AnonymousCredentials{}
 		}
@@ -40,7 +42,7 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 		o := azure.Options{
 			SubscriptionID: c.AzureSubscriptionID, TenantID: c.AzureTenantID, IssuerURL: c.AzureOIDCIssuerURL,
 			ClusterName: c.ClusterName, Endpoint: c.AzureEndpoint, AuthorityHost: c.AzureAuthorityHost,
-			Limiter: limit(c.AzureQPS),
+			Limiter: limit(c.AzureQPS), Timeout: c.CloudTimeout,
 		}
 		if anonymous {
 			o.Credential, o.InsecureAllowHTTP = staticToken{}, true
@@ -54,7 +56,7 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 	if c.GCPWorkloadPool != "" {
 		p, err := gcp.New(ctx, gcp.Options{
 			WorkloadPool: c.GCPWorkloadPool, Endpoint: c.GCPEndpoint, WithoutAuthentication: anonymous,
-			Limiter: limit(c.GCPQPS),
+			Limiter: limit(c.GCPQPS), Timeout: c.CloudTimeout,
 		})
 		if err != nil {
 			return nil, err
