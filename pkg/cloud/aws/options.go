@@ -37,7 +37,7 @@ type Options struct {
 	// RetryMaxAttempts caps the SDK's attempts per call, first included.
 	// 0: the SDK default (3).
 	RetryMaxAttempts int
-	// HTTPClient sends the requests. Nil: the SDK default.
+	// HTTPClient sends the requests. Nil: the SDK default, with Timeout.
 	HTTPClient aws.HTTPClient
 	// Limiter, if not nil, paces the HTTP requests to the EKS API: every
 	// attempt, each retry included, waits for a token. It stands for the

@@ -59,7 +59,8 @@ type Options struct {
 	// WithoutAuthentication sends no credentials; otherwise Application
 	// Default Credentials are used.
 	WithoutAuthentication bool
-	// HTTPClient, when set, is used as it is: it must add credentials itself.
+	// HTTPClient, when set, is used as it is (a copy gets Timeout if it has
+	// none): it must add credentials itself.
 	HTTPClient *http.Client
 	// Limiter, if not nil, paces the HTTP requests to IAM, HTTPClient's
 	// too: each waits for a token. Token requests for Application Default
