@@ -43,15 +43,18 @@ type Lookup interface {
 	// Bindings lists the ServiceAccounts ("namespace/name") that bind the
 	// identity with the given policy.IdentityKey.
 	Bindings(ctx context.Context, identityKey string) ([]string, error)
+	// Namespaces lists the names of the existing namespaces that start with
+	// prefix, for the policy's namespace ownership.
+	Namespaces(ctx context.Context, prefix string) ([]string, error)
 }
 
 // Options are the cluster-wide settings the handler applies.
 type Options struct {
 	Parse annotations.Options
-	// AzureSubscription is the configured subscription, for policy matching.
-	AzureSubscription string
-	Workload          mutation.WorkloadOptions
-	ServiceAccount    mutation.ServiceAccountOptions
+	// Cluster is where the cluster's own identities live, for policy matching.
+	Cluster        policy.Cluster
+	Workload       mutation.WorkloadOptions
+	ServiceAccount mutation.ServiceAccountOptions
 }
 
 // Handler is the webhook's http.Handler.

@@ -2,11 +2,13 @@ package admission
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/mutation"
+	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -30,6 +33,9 @@ const (
 	ns       = "shop"
 )
 
+// testCluster is the cluster's own account, subscription and project.
+var testCluster = policy.Cluster{AWSAccount: "123456789012", AzureSubscription: "00000000-0000-0000-0000-000000000001", GCPProject: "my-project"}
+
 // fakeLookup answers from maps: ServiceAccount annotations by name (a
 // missing name is a missing ServiceAccount) and users by ServiceAccount.
 type fakeLookup struct {
@@ -37,7 +43,19 @@ type fakeLookup struct {
 	users           map[string][]workload.User
 	labels          map[string]string
 	bindings        map[string][]string
+	namespaces      []string
 	err             error
+	namespacesErr   error
+}
+
+func (f *fakeLookup) Namespaces(_ context.Context, prefix string) ([]string, error) {
+	var out []string
+	for _, n := range f.namespaces {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out, cmp.Or(f.err, f.namespacesErr)
 }
 
 func (f *fakeLookup) NamespaceLabels(context.Context, string) (map[string]string, error) {
@@ -78,6 +96,7 @@ func newHandler(l *fakeLookup) *Handler {
 	return &Handler{
 		Options: Options{
 			Parse:    annotations.Options{AzureDefaultResourceGroup: azureRG},
+			Cluster:  testCluster,
 			Workload: mutation.WorkloadOptions{GKENodeSelector: true},
 		},
 		Lookup: l,

@@ -41,7 +41,14 @@ func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef
 	var lookupErr error
 	vs := p.Evaluate(policy.Input{
 		Namespace: req.Namespace, NamespaceLabels: labels, ServiceAccount: sa, Workload: workloadRef,
-		Connections: conns, AzureSubscription: h.Options.AzureSubscription,
+		Connections: conns, Cluster: h.Options.Cluster,
+		Namespaces: func(prefix string) []string {
+			got, err := h.Lookup.Namespaces(ctx, prefix)
+			if err != nil {
+				lookupErr = err
+			}
+			return got
+		},
 		OtherBindings: func(key string) []string {
 			got, err := h.Lookup.Bindings(ctx, key)
 			if err != nil {

@@ -2,6 +2,8 @@ package admission
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -100,7 +102,10 @@ func TestPolicyAtAdmission(t *testing.T) {
 }
 
 func TestPolicyUniqueIdentityAtAdmission(t *testing.T) {
-	h := newHandler(&fakeLookup{bindings: map[string][]string{"aws:shop-api": {"shop/other", "shop/app"}}})
+	// The same role as the reviewed "shop-api", by ARN in the cluster's account.
+	key := policy.IdentityKey(policy.CloudAWS, annotations.Connections{AWS: &annotations.AWSRole{
+		Partition: "aws", Account: testCluster.AWSAccount, Path: "/team/", Name: "Shop-API"}}, testCluster)
+	h := newHandler(&fakeLookup{bindings: map[string][]string{key: {"shop/other", "shop/app"}}})
 	p, err := policy.Parse([]byte("apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules:\n    - name: unique\n      uniqueIdentity: true\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -109,5 +114,42 @@ func TestPolicyUniqueIdentityAtAdmission(t *testing.T) {
 	resp := decodeResponse(t, post(h, admissionReview(t, "CREATE", deployment("app", annotations.KeyAWSRole, "shop-api"))), testUID)
 	if resp.Allowed || !strings.Contains(resp.Result.Message, "shop/other") || strings.Contains(resp.Result.Message, "shop/app,") {
 		t.Errorf("response = %+v; want a denial naming shop/other only", resp.Result)
+	}
+}
+
+// TestPolicyNamespaceOwnershipAtAdmission: the webhook tells the policy
+// which namespaces exist, so that a longer namespace keeps its identities.
+func TestPolicyNamespaceOwnershipAtAdmission(t *testing.T) {
+	tests := []struct {
+		name       string
+		lookup     *fakeLookup
+		role       string
+		wantCode   int32
+		wantReason string
+	}{
+		{"own role", &fakeLookup{namespaces: []string{ns, ns + "-prod"}}, ns + "-api", http.StatusOK, ""},
+		{"longer namespace's role", &fakeLookup{namespaces: []string{ns, ns + "-prod"}}, ns + "-prod-admin", http.StatusForbidden,
+			`belongs to namespace "shop-prod"`},
+		{"longer namespace not created yet", &fakeLookup{namespaces: []string{ns}}, ns + "-prod-admin", http.StatusOK, ""},
+		{"role in another account", &fakeLookup{}, "arn:aws:iam::999999999999:role/" + ns + "-api", http.StatusForbidden,
+			"only in the cluster's AWS account"},
+		{"namespaces unreadable", &fakeLookup{namespacesErr: errors.New("cache not started")}, ns + "-api", http.StatusInternalServerError, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHandler(tt.lookup)
+			h.Policy = policy.Default
+			resp := decodeResponse(t, post(h, admissionReview(t, "CREATE", deployment("app", annotations.KeyAWSRole, tt.role))), testUID)
+			code := int32(http.StatusOK)
+			if resp.Result != nil && resp.Result.Code != 0 {
+				code = resp.Result.Code
+			}
+			if code != tt.wantCode {
+				t.Fatalf("code = %d, want %d (%+v)", code, tt.wantCode, resp.Result)
+			}
+			if tt.wantReason != "" && !strings.Contains(resp.Result.Message, tt.wantReason) {
+				t.Errorf("message = %q, want it to contain %q", resp.Result.Message, tt.wantReason)
+			}
+		})
 	}
 }

@@ -28,7 +28,9 @@ func newCheckCommand() *cobra.Command {
 			"For every Deployment, StatefulSet, DaemonSet, Job, CronJob and ServiceAccount it validates the keyless.dev\n" +
 			"annotations, shows the webhook's changes, the ServiceAccount and the cloud objects the controller would\n" +
 			"create, finds conflicts between the objects of the set (applied in order), and evaluates the connection\n" +
-			"policy (--policy, else the built-in default) with the labels of the Namespaces in the input.\n\n" +
+			"policy (--policy, else the built-in default) with the labels of the Namespaces in the input; the namespaces\n" +
+			"of the input (Namespace documents and those objects are in) exist for its namespace ownership, and\n" +
+			"--aws-account-id, --azure-subscription-id and --gcp-project say where the cluster's own identities live.\n\n" +
 			"Input: files, directories (*.yaml, *.yml, *.json, recursively) and \"-\" for standard input, which is\n" +
 			"also read when no -f is given, e.g. `kustomize build overlays/prod | keyless check`.\n\n" +
 			"Exit status: 0 when every object would be admitted (warnings allowed), 1 when the webhook would deny\n" +
@@ -95,8 +97,12 @@ func newCheckCommand() *cobra.Command {
 	f.StringVarP(&output, "output", "o", "text", "Output format: text or json.")
 	f.StringVar(&o.Parse.AzureDefaultResourceGroup, "azure-resource-group", "",
 		"Default resource group of Azure identities given by name, as in keyless serve.")
-	f.StringVar(&o.AzureSubscription, "azure-subscription-id", "",
-		"Subscription of Azure identities given by name, for the policy's Azure patterns.")
+	f.StringVar(&o.Cluster.AWSAccount, "aws-account-id", "",
+		"The cluster's 12-digit AWS account, as in keyless serve: policy name patterns match role ARNs only in it.")
+	f.StringVar(&o.Cluster.AzureSubscription, "azure-subscription-id", "",
+		"Subscription of Azure identities given by name, as in keyless serve: RESOURCEGROUP/NAME policy patterns match only in it.")
+	f.StringVar(&o.Cluster.GCPProject, "gcp-project", "",
+		"The cluster's GCP project (default: that of --gcp-workload-pool): policy patterns without \"@\" match accounts only in it.")
 	f.StringVar(&o.ServiceAccount.AzureTenantID, "azure-tenant-id", "",
 		"Azure tenant ID the webhook writes as azure.workload.identity/tenant-id, as in keyless serve.")
 	f.StringVar(&defaultServiceAccount, "default-service-account", defaultServiceAccount,
@@ -116,7 +122,10 @@ func validateCheckOptions(o *check.Options) error {
 			problems = append(problems, "--azure-resource-group: "+p)
 		}
 	}
-	if s := o.AzureSubscription; s != "" && !annotations.IsGUID(s) {
+	if a := o.Cluster.AWSAccount; a != "" && !isAWSAccount(a) {
+		problems = append(problems, fmt.Sprintf("--aws-account-id %q is not a 12-digit AWS account ID", a))
+	}
+	if s := o.Cluster.AzureSubscription; s != "" && !annotations.IsGUID(s) {
 		problems = append(problems, fmt.Sprintf("--azure-subscription-id %q is not a GUID", s))
 	}
 	if s := o.ServiceAccount.AzureTenantID; s != "" && !annotations.IsGUID(s) {
@@ -124,6 +133,14 @@ func validateCheckOptions(o *check.Options) error {
 	}
 	if p := o.GCPWorkloadPool; p != "" && (!strings.HasSuffix(p, ".svc.id.goog") || p == ".svc.id.goog") {
 		problems = append(problems, fmt.Sprintf("--gcp-workload-pool %q must be PROJECT.svc.id.goog, e.g. my-project.svc.id.goog", p))
+	} else if pool, _ := strings.CutSuffix(p, ".svc.id.goog"); pool != "" {
+		switch {
+		case o.Cluster.GCPProject == "":
+			o.Cluster.GCPProject = pool
+		case o.Cluster.GCPProject != pool:
+			problems = append(problems, fmt.Sprintf("--gcp-project %q is not the project of --gcp-workload-pool %q; give one of them, or both alike",
+				o.Cluster.GCPProject, p))
+		}
 	}
 	if o.DefaultNamespace == "" {
 		problems = append(problems, "--namespace must not be empty")
@@ -132,6 +149,10 @@ func validateCheckOptions(o *check.Options) error {
 		return errors.New(strings.Join(problems, "\n"))
 	}
 	return nil
+}
+
+func isAWSAccount(s string) bool {
+	return len(s) == 12 && strings.Trim(s, "0123456789") == ""
 }
 
 func checkPlural(n int, s string) string {

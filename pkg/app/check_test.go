@@ -36,8 +36,14 @@ func TestCheckExitCodes(t *testing.T) {
 		// out and errOut must appear in stdout and stderr.
 		out, errOut string
 	}{
-		{name: "valid", args: []string{"-f", checkData + "valid.yaml"}, code: 0,
+		{name: "valid", args: []string{"-f", checkData + "valid.yaml", "--gcp-project", "shop-project"}, code: 0,
 			out: "AWS: EKS Pod Identity association shop/orders-api -> role shop-orders"},
+		{name: "valid, but the GCP project unknown", args: []string{"-f", checkData + "valid.yaml"}, code: 1,
+			out: "set --gcp-workload-pool"},
+		{name: "the cluster's account given", args: []string{"-f", checkData + "default-policy.yaml", "--aws-account-id", "123456789012",
+			"--gcp-project", "shop-project"}, code: 1, out: `belongs to namespace "shop-prod"`},
+		{name: "another account given", args: []string{"-f", checkData + "default-policy.yaml", "--aws-account-id", "210987654321"},
+			code: 1, out: "only in the cluster's AWS account 210987654321, not 123456789012"},
 		{name: "valid with the pool", args: []string{"-f", checkData + "valid.yaml", "--gcp-workload-pool", "shop-project.svc.id.goog"},
 			code: 0, out: "serviceAccount:shop-project.svc.id.goog[shop/orders-api]"},
 		{name: "typo", args: []string{"-f", checkData + "typo.yaml"}, code: 1,
@@ -65,6 +71,9 @@ func TestCheckExitCodes(t *testing.T) {
 		{name: "bad resource group", args: []string{"--azure-resource-group", "rg."}, code: 2, errOut: "--azure-resource-group"},
 		{name: "bad subscription", args: []string{"--azure-subscription-id", "sub"}, code: 2, errOut: "not a GUID"},
 		{name: "bad pool", args: []string{"--gcp-workload-pool", "shop-project"}, code: 2, errOut: "PROJECT.svc.id.goog"},
+		{name: "bad account", args: []string{"--aws-account-id", "12345678901"}, code: 2, errOut: "not a 12-digit AWS account ID"},
+		{name: "project and pool differ", args: []string{"--gcp-project", "a-project", "--gcp-workload-pool", "b-project.svc.id.goog"}, code: 2,
+			errOut: "--gcp-project \"a-project\" is not the project of --gcp-workload-pool"},
 		{name: "unknown flag", args: []string{"--nope"}, code: 2, errOut: "unknown flag: --nope"},
 		{name: "file as an argument", args: []string{checkData + "valid.yaml"}, code: 2, errOut: "give files with -f"},
 	}
@@ -88,7 +97,7 @@ func TestCheckExitCodes(t *testing.T) {
 }
 
 func TestCheckJSON(t *testing.T) {
-	code, out, _ := run(t, "check", "-o", "json", "-f", checkData+"conflict.yaml", "-f", checkData+"valid.yaml")
+	code, out, _ := run(t, "check", "-o", "json", "-f", checkData+"conflict.yaml", "-f", checkData+"valid.yaml", "--gcp-project", "shop-project")
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
@@ -117,7 +126,7 @@ func TestCheckStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{nil, {"-f", "-"}} {
+	for _, args := range [][]string{{"--gcp-project", "billing-project"}, {"-f", "-", "--gcp-project", "billing-project"}} {
 		cmd := newCheckCommand()
 		var out bytes.Buffer
 		cmd.SetIn(bytes.NewReader(raw))

@@ -32,9 +32,9 @@ type Options struct {
 	ServiceAccount mutation.ServiceAccountOptions
 	// Policy is the connection policy; nil means policy.Default().
 	Policy *policy.Policy
-	// AzureSubscription is the configured subscription of Azure identities
-	// given by name.
-	AzureSubscription string
+	// Cluster is the cluster's own AWS account, Azure subscription (of
+	// identities given by name) and GCP project, for the policy.
+	Cluster policy.Cluster
 	// GCPWorkloadPool is the cluster's Workload Identity pool,
 	// PROJECT.svc.id.goog; empty when unknown.
 	GCPWorkloadPool string
@@ -235,7 +235,16 @@ func Check(docs []Document, opts Options) *Report {
 	}
 	r.Summary.Objects = len(items)
 
-	c := &checker{opts: opts, nsLabels: nsLabels, states: map[string]*saState{}, notes: map[string]bool{}}
+	// The namespaces that exist once the set is applied, for the policy's
+	// namespace ownership: those of the input and those objects are in.
+	namespaces := slices.Collect(maps.Keys(nsLabels))
+	for _, it := range items {
+		namespaces = append(namespaces, it.obj.Namespace)
+	}
+	slices.Sort(namespaces)
+	namespaces = slices.Compact(namespaces)
+
+	c := &checker{opts: opts, nsLabels: nsLabels, namespaces: namespaces, states: map[string]*saState{}, notes: map[string]bool{}}
 	c.index(items)
 	for _, it := range items {
 		c.admit(it)
@@ -358,7 +367,9 @@ func (it *item) add(v Violation) {
 type checker struct {
 	opts     Options
 	nsLabels map[string]map[string]string
-	states   map[string]*saState
+	// namespaces are the names of the namespaces, sorted.
+	namespaces []string
+	states     map[string]*saState
 	// bindings lists, per identity key, the ServiceAccounts of the set
 	// that bind it.
 	bindings map[string]map[string]bool
@@ -388,7 +399,7 @@ func (c *checker) index(items []*item) {
 			continue
 		}
 		for _, cl := range clouds {
-			k := policy.IdentityKey(cl, it.conns, c.opts.AzureSubscription)
+			k := policy.IdentityKey(cl, it.conns, c.opts.Cluster)
 			if k == "" {
 				continue
 			}
@@ -557,11 +568,19 @@ func (c *checker) evaluate(it *item) {
 	all := map[string]string{"kubernetes.io/metadata.name": ns}
 	maps.Copy(all, labels)
 	in := policy.Input{
-		Namespace:         ns,
-		NamespaceLabels:   all,
-		ServiceAccount:    it.sa,
-		Connections:       it.conns,
-		AzureSubscription: c.opts.AzureSubscription,
+		Namespace:       ns,
+		NamespaceLabels: all,
+		ServiceAccount:  it.sa,
+		Connections:     it.conns,
+		Cluster:         c.opts.Cluster,
+		Namespaces: func(prefix string) []string {
+			i, _ := slices.BinarySearch(c.namespaces, prefix)
+			j := i
+			for j < len(c.namespaces) && strings.HasPrefix(c.namespaces[j], prefix) {
+				j++
+			}
+			return c.namespaces[i:j]
+		},
 		OtherBindings: func(identityKey string) []string {
 			var out []string
 			for sa := range c.bindings[identityKey] {
@@ -594,8 +613,11 @@ func (c *checker) evaluate(it *item) {
 	}
 }
 
-// usesLabels reports whether a rule of p depends on namespace labels.
+// usesLabels reports whether p depends on namespace labels.
 func usesLabels(p *policy.Policy) bool {
+	if a := p.AllowRetain(); a != nil && a.Selector != nil {
+		return true
+	}
 	for _, r := range p.Rules() {
 		if r.Namespaces.Selector != nil || r.RequireNamespaceLabel != "" {
 			return true

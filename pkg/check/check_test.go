@@ -15,6 +15,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/")
 
+// testCluster is the cluster of the test data: its AWS account and GCP
+// project.
+var testCluster = policy.Cluster{AWSAccount: "123456789012", GCPProject: "shop-project"}
+
 // golden compares got with testdata/golden/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -69,10 +73,10 @@ func TestGolden(t *testing.T) {
 		}},
 		{name: "typo", files: []string{"typo.yaml"}, wantFailed: true, wantErrors: 2},
 		{name: "conflict", files: []string{"conflict.yaml"}, wantFailed: true, wantErrors: 2},
-		{name: "default-policy", files: []string{"default-policy.yaml"}, wantFailed: true, wantErrors: 1},
+		{name: "default-policy", files: []string{"default-policy.yaml"}, wantFailed: true, wantErrors: 2},
 		{name: "warn", files: []string{"warn.yaml"}, policy: "policy.yaml", wantWarns: 2},
 		{name: "selector", files: []string{"selector.yaml"}, policy: "policy.yaml", wantFailed: true, wantErrors: 1, wantWarns: 2},
-		{name: "multi", files: []string{"multi.yaml"}},
+		{name: "multi", files: []string{"multi.yaml"}, opts: func(o *check.Options) { o.Cluster.GCPProject = "billing-project" }},
 		{name: "require", files: []string{"require.yaml"}, policy: "require-policy.yaml", wantFailed: true, wantErrors: 1},
 		{name: "deny-default", files: []string{"valid.yaml", "warn.yaml"}, opts: func(o *check.Options) {
 			o.Workload.DenyDefaultServiceAccount = true
@@ -88,7 +92,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			var opts check.Options
+			opts := check.Options{Cluster: testCluster}
 			if tt.policy != "" {
 				opts.Policy = loadPolicy(t, tt.policy)
 			}
@@ -279,7 +283,7 @@ metadata:
 	if !r.Failed() || r.Violations[0].Rule != check.RuleAnnotations || r.Violations[0].Line != 6 {
 		t.Fatalf("without a default resource group: %+v", r.Violations)
 	}
-	opts := check.Options{AzureSubscription: "00000000-0000-0000-0000-00000000000a"}
+	opts := check.Options{Cluster: policy.Cluster{AzureSubscription: "00000000-0000-0000-0000-00000000000a"}}
 	opts.Parse.AzureDefaultResourceGroup = "shop-rg"
 	r = check.Check(docs, opts)
 	if r.Failed() || len(r.Objects) != 1 || len(r.Objects[0].CloudObjects) != 1 {
@@ -328,7 +332,7 @@ metadata:
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	r := check.Check(docs, check.Options{})
+	r := check.Check(docs, check.Options{Cluster: policy.Cluster{GCPProject: "p-123456"}})
 	if len(r.Violations) != 1 {
 		t.Fatalf("violations: %+v", r.Violations)
 	}
@@ -350,5 +354,47 @@ func TestObjectThatDoesNotDecode(t *testing.T) {
 	r := check.Check(docs, check.Options{})
 	if !r.Failed() || r.Violations[0].Rule != check.RuleObject || r.Violations[0].Line != 1 {
 		t.Errorf("violations: %+v", r.Violations)
+	}
+}
+
+// TestNamespaceOwnership: the namespaces of the input, as Namespace
+// documents or as the namespaces of its objects, exist for the policy.
+func TestNamespaceOwnership(t *testing.T) {
+	const team = `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app
+  namespace: team
+  annotations:
+    keyless.dev/aws-role: team-prod-admin
+`
+	tests := []struct {
+		name   string
+		extra  string
+		failed bool
+	}{
+		{"no longer namespace", "", false},
+		{"a Namespace document", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-prod\n", true},
+		{"an object in the namespace", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\n  namespace: team-prod\n", true},
+		{"an unrelated namespace", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod-team\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := team
+			if tt.extra != "" {
+				in += "---\n" + tt.extra
+			}
+			docs, errs := check.Decode("in.yaml", []byte(in))
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			r := check.Check(docs, check.Options{Cluster: testCluster})
+			if r.Failed() != tt.failed {
+				t.Fatalf("Failed() = %v, want %v: %+v", r.Failed(), tt.failed, r.Violations)
+			}
+			if tt.failed && !strings.Contains(r.Violations[0].Message, `belongs to namespace "team-prod"`) {
+				t.Errorf("message %q", r.Violations[0].Message)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
@@ -65,6 +66,9 @@ type Config struct {
 	AWSRegion   string
 	AWSEndpoint string
 	AWSQPS      float64
+	// AWSAccountID is the cluster's 12-digit AWS account: policy name
+	// patterns match role ARNs in it, and a bare role name means a role in it.
+	AWSAccountID string
 
 	AzureSubscriptionID string
 	AzureOIDCIssuerURL  string
@@ -128,4 +132,14 @@ func Default() Config {
 		GCPQPS:                5,
 		PolicyReloadInterval:  2 * time.Second,
 	}
+}
+
+// GCPProject is the project of the Workload Identity pool
+// (PROJECT.svc.id.goog), "" without one.
+func (c *Config) GCPProject() string {
+	project, ok := strings.CutSuffix(c.GCPWorkloadPool, ".svc.id.goog")
+	if !ok {
+		return ""
+	}
+	return project
 }

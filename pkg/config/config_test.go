@@ -109,6 +109,11 @@ func TestValidateFlags(t *testing.T) {
 		{"lease 1s", []string{"--leader-election-lease-duration=1s"}, "leader-election-lease-duration", "must be at least 2s"},
 		{"lease 2s", []string{"--leader-election-lease-duration=2s"}, "", ""},
 		{"cert dir empty", []string{"--cert-dir="}, "cert-dir", "Required value"},
+		{"aws account too short", []string{"--aws-account-id=12345678901"}, "aws-account-id", "must be the cluster's 12-digit AWS account ID"},
+		{"aws account too long", []string{"--aws-account-id=1234567890123"}, "aws-account-id", "12-digit"},
+		{"aws account with a letter", []string{"--aws-account-id=12345678901a"}, "aws-account-id", "12-digit"},
+		{"aws account as an ARN", []string{"--aws-account-id=arn:aws:iam::123456789012:root"}, "aws-account-id", "12-digit"},
+		{"aws account", []string{"--aws-account-id=012345678901"}, "", ""},
 		{"lease namespace not a label", []string{"--leader-election-namespace=Keyless_System"}, "leader-election-namespace", "Invalid value"},
 		{"lease name not a subdomain", []string{"--leader-election-id=Keyless Lease"}, "leader-election-id", "Invalid value"},
 	}
@@ -318,5 +323,18 @@ func TestValidateCertFiles(t *testing.T) {
 	}
 	if errs := ValidateCertFiles(&c); len(errs) > 0 {
 		t.Errorf("ValidateCertFiles =%s, want none", errsText(errs))
+	}
+}
+
+func TestGCPProject(t *testing.T) {
+	for _, tt := range []struct{ pool, want string }{
+		{"my-project.svc.id.goog", "my-project"},
+		{"", ""},
+		{"my-project", ""},
+	} {
+		c := Config{GCPWorkloadPool: tt.pool}
+		if got := c.GCPProject(); got != tt.want {
+			t.Errorf("GCPProject() of pool %q = %q, want %q", tt.pool, got, tt.want)
+		}
 	}
 }

@@ -55,6 +55,8 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.StringVar(&c.AWSRegion, "aws-region", c.AWSRegion, "Region of the EKS cluster; setting it turns AWS on (with --cluster-name).")
 	fs.StringVar(&c.AWSEndpoint, "aws-endpoint", c.AWSEndpoint, "EKS API endpoint URL instead of the SDK's (AWS_ENDPOINT_URL_EKS works too).")
 	fs.Float64Var(&c.AWSQPS, "aws-qps", c.AWSQPS, "Most HTTP requests per second Keyless sends to the EKS API, each retry included.")
+	fs.StringVar(&c.AWSAccountID, "aws-account-id", c.AWSAccountID,
+		"The cluster's 12-digit AWS account: policy name patterns match role ARNs only in it (unset: no ARN matches a name pattern).")
 	fs.StringVar(&c.AzureSubscriptionID, "azure-subscription-id", c.AzureSubscriptionID,
 		"Subscription of the managed identities given by name; setting it turns Azure on (with --azure-oidc-issuer-url and --cluster-name).")
 	fs.StringVar(&c.AzureOIDCIssuerURL, "azure-oidc-issuer-url", c.AzureOIDCIssuerURL,

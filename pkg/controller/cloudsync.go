@@ -52,8 +52,8 @@ type CloudSyncer struct {
 	Now func() time.Time
 	// Policy returns the policy in force; nil means no policy checks.
 	Policy func() *policy.Policy
-	// AzureSubscription is the configured subscription, for policy matching.
-	AzureSubscription string
+	// Cluster is where the cluster's own identities live, for policy matching.
+	Cluster policy.Cluster
 	// Clouds are the clouds this syncer handles; nil means all. With one
 	// syncer per cloud, each in its own queue (CloudReconciler), a cloud
 	// whose request budget is spent does not hold up the others.

@@ -40,7 +40,14 @@ func (s *CloudSyncer) evaluatePolicy(ctx context.Context, sa *corev1.ServiceAcco
 	var lookupErr error
 	vs := p.Evaluate(policy.Input{
 		Namespace: sa.Namespace, NamespaceLabels: labels, ServiceAccount: sa.Name,
-		Connections: conns, AzureSubscription: s.AzureSubscription,
+		Connections: conns, Cluster: s.Cluster,
+		Namespaces: func(prefix string) []string {
+			got, err := workload.Namespaces(ctx, s.Client, prefix)
+			if err != nil {
+				lookupErr = err
+			}
+			return got
+		},
 		OtherBindings: func(key string) []string {
 			got, err := workload.Bindings(ctx, s.Client, key)
 			if err != nil {

@@ -37,6 +37,7 @@ import (
 	"github.com/keyless-dev/keyless/pkg/config"
 	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/mutation"
+	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -101,7 +102,8 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		return nil, fmt.Errorf("watching Namespaces: %w", err)
 	}
 	parse := annotations.Options{AzureDefaultResourceGroup: c.AzureResourceGroup}
-	if err := workload.AddIdentityIndex(ctx, mgr.GetFieldIndexer(), parse, c.AzureSubscriptionID); err != nil {
+	cluster := policy.Cluster{AWSAccount: c.AWSAccountID, AzureSubscription: c.AzureSubscriptionID, GCPProject: c.GCPProject()}
+	if err := workload.AddIdentityIndex(ctx, mgr.GetFieldIndexer(), parse, cluster); err != nil {
 		return nil, err
 	}
 	recorder := mgr.GetEventRecorder("keyless")
@@ -116,8 +118,8 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		Policy: store.Current,
 		Audit:  auditEvents(recorder),
 		Options: admission.Options{
-			Parse:             parse,
-			AzureSubscription: c.AzureSubscriptionID,
+			Parse:   parse,
+			Cluster: cluster,
 			Workload: mutation.WorkloadOptions{
 				DenyDefaultServiceAccount: c.DefaultServiceAccount == "deny",
 				GKENodeSelector:           c.GKENodeSelector,
@@ -153,7 +155,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 			Syncer: &controller.CloudSyncer{
 				Client: mgr.GetClient(), Recorder: recorder, Options: parse, Providers: providers,
 				Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
-				Policy: store.Current, AzureSubscription: c.AzureSubscriptionID, Clouds: []cloud.Name{cl},
+				Policy: store.Current, Cluster: cluster, Clouds: []cloud.Name{cl},
 			},
 		}).SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("setting up the %s controller: %w", cl, err)
@@ -311,4 +313,8 @@ func (l cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map
 
 func (l cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {
 	return workload.Bindings(ctx, l.r, identityKey)
+}
+
+func (l cacheLookup) Namespaces(ctx context.Context, prefix string) ([]string, error) {
+	return workload.Namespaces(ctx, l.r, prefix)
 }

@@ -12,7 +12,7 @@ func BenchmarkParseDefaultYAML(b *testing.B) {
 
 func BenchmarkEvaluateDefault(b *testing.B) {
 	p := Default()
-	in := Input{Namespace: "orders", ServiceAccount: "api", AzureSubscription: testSub,
+	in := Input{Namespace: "orders", ServiceAccount: "api", Cluster: testCluster,
 		Connections: conns(b, "aws-role", "arn:aws:iam::123456789012:role/team/payments-api", "azure-identity", "orders-x", "gcp-service-account", "orders-api"+testProject)}
 	for b.Loop() {
 		p.Evaluate(in)
@@ -23,7 +23,7 @@ func BenchmarkEvaluateDefault(b *testing.B) {
 // named after the namespace, so there is no violation and no message.
 func BenchmarkEvaluateDefaultAllowed(b *testing.B) {
 	p := Default()
-	in := Input{Namespace: "orders", ServiceAccount: "api", AzureSubscription: testSub,
+	in := Input{Namespace: "orders", ServiceAccount: "api", Cluster: testCluster,
 		Connections: conns(b, "aws-role", "orders-api", "azure-identity", "orders-api", "gcp-service-account", "orders-api"+testProject)}
 	if vs := p.Evaluate(in); len(vs) > 0 {
 		b.Fatalf("violations: %s", messages(vs))

@@ -160,7 +160,8 @@ func isRoleChar(r rune) bool {
 	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("+=,.@_-/", r)
 }
 
-// checkAzurePattern: exactly SUBSCRIPTION/RESOURCEGROUP/NAME.
+// checkAzurePattern: SUBSCRIPTION/RESOURCEGROUP/NAME, or RESOURCEGROUP/NAME
+// in the cluster's subscription.
 func checkAzurePattern(pat string) error {
 	if _, err := checkSyntax(pat, true); err != nil {
 		return err
@@ -169,16 +170,15 @@ func checkAzurePattern(pat string) error {
 	switch {
 	case strings.HasPrefix(strings.ToLower(pat), "/subscriptions/"):
 		return patternError(pat, "write SUBSCRIPTION/RESOURCEGROUP/NAME rather than a resource ID, e.g. \"*/my-rg/${namespace}-*\"")
-	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
-		return patternError(pat, "add the subscription (or \"*\" for any): %q", "*/"+pat)
-	case len(parts) != 3 || slices.Contains(parts, ""):
-		return patternError(pat, "use SUBSCRIPTION/RESOURCEGROUP/NAME, three non-empty parts, e.g. \"*/*/${namespace}-*\"")
+	case len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, ""):
+		return patternError(pat, "use RESOURCEGROUP/NAME (in the cluster's subscription) or SUBSCRIPTION/RESOURCEGROUP/NAME, "+
+			"with non-empty parts, e.g. \"*/${namespace}-*\"")
 	}
 	return nil
 }
 
-// checkGCPPattern: an email pattern, NAME@DOMAIN, in lower case since the
-// emails are.
+// checkGCPPattern: an email pattern NAME@DOMAIN, or an account ID pattern
+// without "@" (in the cluster's project), in lower case since both are.
 func checkGCPPattern(pat string) error {
 	lit, err := checkSyntax(pat, true)
 	if err != nil {
@@ -186,17 +186,22 @@ func checkGCPPattern(pat string) error {
 	}
 	local, domain, ok := strings.Cut(pat, "@")
 	switch {
+	case lit != lower(lit):
+		return patternError(pat, "service account emails and IDs are lower case, so it could never match; write %q", lowerLiterals(pat))
 	case !ok:
-		return patternError(pat, "a service account pattern is an email pattern with \"@\", e.g. \"${namespace}-*@my-project.iam.gserviceaccount.com\"")
+		if i := strings.IndexFunc(lit, func(r rune) bool { return !isGCPIDChar(r) }); i >= 0 {
+			return patternError(pat, "it could never match: account IDs have only lower-case letters, digits and \"-\", not %q; "+
+				"write an email pattern with \"@\" for accounts outside the cluster's project", string([]rune(lit[i:])[0]))
+		}
 	case strings.Contains(domain, "@"):
 		return patternError(pat, "it has more than one \"@\"")
 	case local == "" || domain == "":
 		return patternError(pat, "both sides of the \"@\" must be given; use \"*\" for any")
-	case lit != lower(lit):
-		return patternError(pat, "service account emails are lower case, so it could never match; write %q", lowerLiterals(pat))
 	}
 	return nil
 }
+
+func isGCPIDChar(r rune) bool { return 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' }
 
 // checkNamespacePattern: names of namespaces, where templates make no sense.
 func checkNamespacePattern(pat string) error {

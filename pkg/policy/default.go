@@ -5,29 +5,26 @@ const DefaultRuleName = "namespace-prefix"
 
 // Default returns the policy used when none is configured: in every
 // namespace, connections may only use identities named after the namespace
-// (its name, or its name followed by "-"), in enforce mode.
+// (its name, or its name followed by "-") in the cluster's own AWS account,
+// Azure subscription and GCP project, in enforce mode. Namespace ownership
+// keeps two namespaces from sharing one: "team-prod-x" belongs to
+// "team-prod", never to "team". Retain is allowed nowhere.
 func Default() *Policy {
 	return newPolicy(Spec{ExistingViolations: Report, Rules: defaultRules()})
 }
 
 // defaultRules is built anew on each call: the slices must not be shared
-// between policies. Keep it in step with DefaultYAML (a test checks).
+// between policies. Keep it in step with DefaultYAML and
+// deploy/base/policy.yaml (tests check).
 func defaultRules() []Rule {
 	return []Rule{{
 		Name: DefaultRuleName,
 		Mode: Enforce,
-		AWSRoles: []string{
-			// By name: in the root path, then in any path. A pattern's last
-			// segment is matched against the role name alone, so
-			// "${namespace}-*" never matches "orders-x/payments-admin".
-			"${namespace}", "${namespace}-*",
-			"*/${namespace}", "*/${namespace}-*",
-			// By ARN, in any partition and account.
-			"arn:*:iam::*:role/${namespace}", "arn:*:iam::*:role/${namespace}-*",
-			"arn:*:iam::*:role/*/${namespace}", "arn:*:iam::*:role/*/${namespace}-*",
-		},
-		AzureIdentities:    []string{"*/*/${namespace}", "*/*/${namespace}-*"},
-		GCPServiceAccounts: []string{"${namespace}@*", "${namespace}-*@*"},
+		// Names only: they match in the cluster's own account, subscription
+		// and project, never elsewhere.
+		AWSRoles:           []string{"${namespace}", "${namespace}-*", "*/${namespace}", "*/${namespace}-*"},
+		AzureIdentities:    []string{"*/${namespace}", "*/${namespace}-*"},
+		GCPServiceAccounts: []string{"${namespace}", "${namespace}-*"},
 	}}
 }
 
@@ -38,12 +35,26 @@ var DefaultYAML = []byte(`# Keyless connection policy: which cloud identities th
 #
 # This is the built-in default, which Keyless also applies when no policy is
 # configured: in every namespace, a connection may only use an identity named
-# after the namespace, that is named NAMESPACE or NAMESPACE-something.
+# after the namespace, that is named NAMESPACE or NAMESPACE-something, in the
+# cluster's own AWS account (--aws-account-id), Azure subscription
+# (--azure-subscription-id) and GCP project (that of --gcp-workload-pool).
+# Identities anywhere else need a rule that names them.
 #
 # Patterns: "*" matches any run of characters and "?" exactly one;
 # ${namespace} and ${serviceAccount} stand for the namespace and the
 # ServiceAccount of the connection. Quote patterns: a YAML value that starts
 # with "*" is an alias.
+#
+# Namespace ownership: where the ${namespace} patterns match an identity for
+# several existing namespaces, only the longest name counts. While namespace
+# "team-prod" exists, "team-prod-admin" belongs to it and not to "team", so
+# two namespaces never share an identity. Keyless checks again at every
+# reconcile, so a namespace created later takes its identities back
+# (existingViolations says whether the older binding is reported or
+# removed). The limit: whoever may create namespace X may claim the X-*
+# identities of the namespace whose name X extends. Where tenants create
+# their own namespaces, add requireNamespaceLabel with a label only admins
+# set, or list each team's identities in rules of their own.
 apiVersion: keyless.dev/v1alpha1
 kind: ConnectionPolicy
 spec:
@@ -51,6 +62,12 @@ spec:
   # illegal: report (stop repairing it and report it) or remove (delete the
   # cloud object).
   existingViolations: report
+  # Namespaces that may use keyless.dev/deletion-policy: retain, which leaves
+  # cloud objects behind that the policy can no longer see or revoke. Left
+  # out, as here: nowhere. {} allows it everywhere; to select some:
+  #   allowRetain:
+  #     names: ["platform-*"]
+  #     selector: {matchLabels: {keyless.dev/retain: "allowed"}}
   # Every rule must hold. "rules: []" allows every identity everywhere.
   rules:
     - name: namespace-prefix
@@ -62,24 +79,25 @@ spec:
       #     names: ["team-*"]
       #     selector: {matchLabels: {keyless.dev/policy: default}}
       awsRoles:
-        # Role names, optionally with a path ("service-role/orders-api").
-        # The last segment of a pattern matches the role name only; a "*"
-        # before it may span several path segments.
+        # Role names, optionally with a path ("service-role/orders-api"),
+        # of roles in the cluster's account: bare names, and ARNs in that
+        # account (only once --aws-account-id is set). The last segment of a
+        # pattern matches the role name only; a "*" before it may span
+        # several path segments. Roles of other accounts need ARN patterns,
+        # e.g. "arn:aws:iam::123456789012:role/${namespace}-*".
         - "${namespace}"
         - "${namespace}-*"
         - "*/${namespace}"
         - "*/${namespace}-*"
-        # Role ARNs, in any partition and account.
-        - "arn:*:iam::*:role/${namespace}"
-        - "arn:*:iam::*:role/${namespace}-*"
-        - "arn:*:iam::*:role/*/${namespace}"
-        - "arn:*:iam::*:role/*/${namespace}-*"
-      # Managed identities as SUBSCRIPTION/RESOURCEGROUP/NAME.
+      # Managed identities as RESOURCEGROUP/NAME, in the cluster's
+      # subscription. Other subscriptions need SUBSCRIPTION/RESOURCEGROUP/NAME.
       azureIdentities:
-        - "*/*/${namespace}"
-        - "*/*/${namespace}-*"
-      # Google service accounts by email.
+        - "*/${namespace}"
+        - "*/${namespace}-*"
+      # Google service account IDs (the part before "@"), in the cluster's
+      # project. Other projects need email patterns, e.g.
+      # "${namespace}-*@my-project.iam.gserviceaccount.com".
       gcpServiceAccounts:
-        - "${namespace}@*"
-        - "${namespace}-*@*"
+        - "${namespace}"
+        - "${namespace}-*"
 `)

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,20 +17,28 @@ const (
 	CloudGCP   = "gcp"
 )
 
-// Evaluate returns every violated rule, in rule order, for one
-// ServiceAccount or workload. It does no I/O: the caller supplies the
-// namespace's labels and, for UniqueIdentity, the other bindings.
+// Evaluate returns every violated rule, in rule order, then a retain that
+// Spec.AllowRetain does not allow. It does no I/O: the caller supplies the
+// namespace's labels, the existing namespaces and, for UniqueIdentity, the
+// other bindings.
 func (p *Policy) Evaluate(in Input) []Violation {
 	if p == nil {
 		p = defaultPolicy()
 	}
+	e := &evaluation{in: in, v: &vars{namespace: in.Namespace, serviceAccount: in.ServiceAccount}}
 	var vs []Violation
 	for i := range p.spec.Rules {
 		r, c := &p.spec.Rules[i], &p.compiled[i]
-		if !c.selects(r, in.Namespace, in.NamespaceLabels) {
+		if !c.namespaces.selects(in.Namespace, in.NamespaceLabels) {
 			continue
 		}
-		vs = append(vs, r.evaluate(c, in)...)
+		vs = append(vs, r.evaluate(c, e)...)
+	}
+	if in.Connections.Retain && !p.RetainAllowed(in.Namespace, in.NamespaceLabels) {
+		vs = append(vs, Violation{Rule: RuleAllowRetain, Mode: Enforce, Message: fmt.Sprintf(
+			"%s: namespace %q may not use %s: retain, which keeps cloud objects beyond the policy's reach once the "+
+				"connection goes away; remove the annotation (or set it to delete), or ask an admin to select the "+
+				"namespace in the policy's spec.allowRetain", RuleAllowRetain, in.Namespace, annotations.KeyDeletionPolicy)})
 	}
 	return vs
 }
@@ -36,16 +46,74 @@ func (p *Policy) Evaluate(in Input) []Violation {
 // defaultPolicy is what a nil *Policy evaluates.
 var defaultPolicy = sync.OnceValue(Default)
 
-func (r *Rule) evaluate(c *compiledRule, in Input) []Violation {
+// evaluation is one call of Evaluate, shared by its rules.
+type evaluation struct {
+	in     Input
+	v      *vars
+	longer []string // nil until asked for
+	asked  bool
+}
+
+// longerNamespaces are the existing namespaces whose names start with the
+// input's and are longer, longest first: the candidate owners of an
+// identity that a ${namespace} pattern gives the input's namespace.
+func (e *evaluation) longerNamespaces() []string {
+	if e.asked {
+		return e.longer
+	}
+	e.asked = true
+	if e.in.Namespaces == nil {
+		return nil
+	}
+	ns := e.in.Namespace
+	for _, n := range e.in.Namespaces(ns) {
+		if len(n) > len(ns) && strings.HasPrefix(n, ns) {
+			e.longer = append(e.longer, n)
+		}
+	}
+	slices.SortFunc(e.longer, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), cmp.Compare(a, b)) })
+	return e.longer
+}
+
+// allows decides whether one cloud's n patterns allow an identity in the
+// input's namespace; match(i, v) matches pattern i with the templates of v.
+// A match of a pattern without ${namespace} allows it. A match of one with
+// ${namespace} allows it unless the ${namespace} patterns also match it
+// for a longer existing namespace, which then owns it.
+func (e *evaluation) allows(n int, namespaced func(i int) bool, match func(i int, v *vars) bool) (ok bool, owner string) {
+	templated := false
+	for i := range n {
+		if match(i, e.v) {
+			if !namespaced(i) {
+				return true, ""
+			}
+			templated = true
+		}
+	}
+	if !templated {
+		return false, ""
+	}
+	for _, other := range e.longerNamespaces() {
+		v := &vars{namespace: other, serviceAccount: e.v.serviceAccount, anyServiceAccount: true}
+		for i := range n {
+			if namespaced(i) && match(i, v) {
+				return false, other
+			}
+		}
+	}
+	return true, ""
+}
+
+func (r *Rule) evaluate(c *compiledRule, e *evaluation) []Violation {
 	var vs []Violation
 	add := func(cloud, format string, args ...any) {
 		vs = append(vs, Violation{Rule: r.Name, Mode: r.mode(), Cloud: cloud,
 			Message: fmt.Sprintf("rule %q: ", r.Name) + fmt.Sprintf(format, args...)})
 	}
+	in := e.in
 	conns := in.Connections
-	v := &vars{namespace: in.Namespace, serviceAccount: in.ServiceAccount}
-	notAllowed := func(cloud, what, id string, pats []string) {
-		add(cloud, "%s %q is not allowed in namespace %q; %s", what, id, in.Namespace, allowed(pats, v))
+	notAllowed := func(cloud, what, id, why string, pats []string) {
+		add(cloud, "%s %q is not allowed in namespace %q; %s%s", what, id, in.Namespace, why, allowed(pats, e.v))
 	}
 
 	if r.AWSRoles != nil {
@@ -55,32 +123,34 @@ func (r *Rule) evaluate(c *compiledRule, in Input) []Violation {
 			what string
 			r    *annotations.AWSRole
 		}{{"AWS role", conns.AWS}, {"AWS target role", conns.AWSTargetRole}} {
-			if role.r != nil && !anyAWS(c.aws, role.r, v) {
-				notAllowed(CloudAWS, role.what, role.r.String(), r.AWSRoles)
+			if role.r == nil {
+				continue
+			}
+			if ok, why := e.allowsAWS(c.aws, role.r); !ok {
+				notAllowed(CloudAWS, role.what, role.r.String(), why, r.AWSRoles)
 			}
 		}
 	}
 	if a := conns.Azure; a != nil && r.AzureIdentities != nil {
-		sub := subscriptionOf(a, in.AzureSubscription)
-		if !anyAzure(c.azure, sub, a, v) {
-			notAllowed(CloudAzure, "Azure identity", azureName(sub, a), r.AzureIdentities)
+		if ok, why := e.allowsAzure(c.azure, a); !ok {
+			notAllowed(CloudAzure, "Azure identity", azureName(subscriptionOf(a, in.Cluster.AzureSubscription), a), why, r.AzureIdentities)
 		}
 	}
 	if g := conns.GCP; g != nil && r.GCPServiceAccounts != nil {
-		if !anyGCP(c.gcp, g.Email, v) {
-			notAllowed(CloudGCP, "GCP service account", g.Email, r.GCPServiceAccounts)
+		if ok, why := e.allowsGCP(c.gcp, g.Email); !ok {
+			notAllowed(CloudGCP, "GCP service account", g.Email, why, r.GCPServiceAccounts)
 		}
 	}
 
 	if r.UniqueIdentity && in.OtherBindings != nil {
 		for _, cloud := range []string{CloudAWS, CloudAzure, CloudGCP} {
-			key := IdentityKey(cloud, conns, in.AzureSubscription)
+			key := IdentityKey(cloud, conns, in.Cluster)
 			if key == "" {
 				continue
 			}
 			if others := in.OtherBindings(key); len(others) > 0 {
 				add(cloud, "%s is already bound by %s %s; a cloud identity may be bound by one ServiceAccount only",
-					describeIdentity(cloud, conns, in.AzureSubscription), plural(len(others), "ServiceAccount"), quoteList(others))
+					describeIdentity(cloud, conns, in.Cluster), plural(len(others), "ServiceAccount"), quoteList(others))
 			}
 		}
 	}
@@ -105,35 +175,112 @@ func (r *Rule) mode() Mode {
 	return r.Mode
 }
 
-func anyAWS(pats []awsPattern, r *annotations.AWSRole, v *vars) bool {
+// allowsAWS decides a role; why, when refused, says why beyond the list of
+// allowed patterns ("" when the list says it all), ending in "; ".
+func (e *evaluation) allowsAWS(pats []awsPattern, r *annotations.AWSRole) (ok bool, why string) {
 	arn := ""
 	if r.Account != "" {
 		arn = r.String()
 	}
-	for i := range pats {
-		if pats[i].match(r, arn, v) {
-			return true
-		}
+	account := e.in.Cluster.AWSAccount
+	inCluster := r.Account == "" || (account != "" && r.Account == account)
+	decide := func(inCluster bool) (bool, string) {
+		return e.allows(len(pats), func(i int) bool { return pats[i].namespaced },
+			func(i int, v *vars) bool { return pats[i].match(r, arn, inCluster, v) })
 	}
-	return false
+	ok, owner := decide(inCluster)
+	switch {
+	case ok:
+		return true, ""
+	case owner != "":
+		return false, ownedBy(owner)
+	case inCluster:
+		return false, ""
+	}
+	if would, owner := decide(true); !would && owner == "" {
+		return false, "" // no name pattern is near: the list says it all
+	}
+	if account == "" {
+		return false, "name patterns match role ARNs only in the cluster's own AWS account, which is not configured: " +
+			"set --aws-account-id, or allow the ARN with an ARN pattern; "
+	}
+	return false, fmt.Sprintf("name patterns match role ARNs only in the cluster's AWS account %s, not %s: "+
+		"allow roles of another account with an ARN pattern, e.g. %q; ", account, r.Account, arn)
 }
 
-func anyAzure(pats []azurePattern, sub string, a *annotations.AzureIdentity, v *vars) bool {
-	for i := range pats {
-		if pats[i].match(sub, a.ResourceGroup, a.Name, v) {
-			return true
-		}
+// allowsAzure is allowsAWS for an Azure identity.
+func (e *evaluation) allowsAzure(pats []azurePattern, a *annotations.AzureIdentity) (ok bool, why string) {
+	cluster := e.in.Cluster.AzureSubscription
+	sub := subscriptionOf(a, cluster)
+	inCluster := a.SubscriptionID == "" || (cluster != "" && strings.EqualFold(a.SubscriptionID, cluster))
+	val := azureValue{sub: foldCase(sub), rg: foldCase(a.ResourceGroup), name: foldCase(a.Name)}
+	decide := func(inCluster bool) (bool, string) {
+		val.inCluster = inCluster
+		return e.allows(len(pats), func(i int) bool { return pats[i].namespaced },
+			func(i int, v *vars) bool { return pats[i].match(&val, foldVars(v)) })
 	}
-	return false
+	ok, owner := decide(inCluster)
+	switch {
+	case ok:
+		return true, ""
+	case owner != "":
+		return false, ownedBy(owner)
+	case inCluster:
+		return false, ""
+	}
+	if would, owner := decide(true); !would && owner == "" {
+		return false, "" // no name pattern is near: the list says it all
+	}
+	if cluster == "" {
+		return false, "RESOURCEGROUP/NAME patterns match identities only in the cluster's own subscription, which is not " +
+			"configured: set --azure-subscription-id, or allow the identity with a SUBSCRIPTION/RESOURCEGROUP/NAME pattern; "
+	}
+	return false, fmt.Sprintf("RESOURCEGROUP/NAME patterns match identities only in the cluster's subscription %s, not %s: "+
+		"allow identities of another subscription with a SUBSCRIPTION/RESOURCEGROUP/NAME pattern, e.g. %q; ",
+		cluster, a.SubscriptionID, azureName(sub, a))
 }
 
-func anyGCP(pats []gcpPattern, email string, v *vars) bool {
-	for i := range pats {
-		if pats[i].match(email, v) {
-			return true
-		}
+// allowsGCP is allowsAWS for a Google service account.
+func (e *evaluation) allowsGCP(pats []gcpPattern, email string) (ok bool, why string) {
+	id, project := gcpParts(email)
+	cluster := e.in.Cluster.GCPProject
+	inCluster := cluster != "" && project == cluster
+	decide := func(inCluster bool) (bool, string) {
+		return e.allows(len(pats), func(i int) bool { return pats[i].namespaced },
+			func(i int, v *vars) bool { return pats[i].match(email, id, inCluster, v) })
 	}
-	return false
+	ok, owner := decide(inCluster)
+	switch {
+	case ok:
+		return true, ""
+	case owner != "":
+		return false, ownedBy(owner)
+	case inCluster:
+		return false, ""
+	}
+	if would, owner := decide(true); !would && owner == "" {
+		return false, "" // no name pattern is near: the list says it all
+	}
+	if cluster == "" {
+		return false, "patterns without \"@\" match service accounts only in the cluster's own project, which is not " +
+			"configured: set --gcp-workload-pool, or allow the account with an email pattern; "
+	}
+	return false, fmt.Sprintf("patterns without \"@\" match service accounts only in the cluster's project %s, not %s: "+
+		"allow accounts of another project with an email pattern, e.g. %q; ", cluster, project, email)
+}
+
+// gcpParts splits NAME@PROJECT.iam.gserviceaccount.com.
+func gcpParts(email string) (id, project string) {
+	id, domain, _ := strings.Cut(email, "@")
+	project, _ = strings.CutSuffix(domain, ".iam.gserviceaccount.com")
+	return id, project
+}
+
+// ownedBy explains a refusal by namespace ownership.
+func ownedBy(owner string) string {
+	return fmt.Sprintf("it belongs to namespace %q, for which the ${namespace} patterns match it too (the longest "+
+		"namespace name wins); use an identity whose name does not start with %q, or ask an admin to allow this one "+
+		"by a pattern without ${namespace}; ", owner, owner)
 }
 
 // allowed lists the patterns with the templates written out.
@@ -164,27 +311,36 @@ func azureName(sub string, a *annotations.AzureIdentity) string {
 	return sub + "/" + a.ResourceGroup + "/" + a.Name
 }
 
-func describeIdentity(cloud string, c annotations.Connections, azureSub string) string {
+func describeIdentity(cloud string, c annotations.Connections, cl Cluster) string {
 	switch cloud {
 	case CloudAWS:
 		return fmt.Sprintf("AWS role %q", c.AWS.String())
 	case CloudAzure:
-		return fmt.Sprintf("Azure identity %q", azureName(subscriptionOf(c.Azure, azureSub), c.Azure))
+		return fmt.Sprintf("Azure identity %q", azureName(subscriptionOf(c.Azure, cl.AzureSubscription), c.Azure))
 	default:
 		return fmt.Sprintf("GCP service account %q", c.GCP.Email)
 	}
 }
 
-// IdentityKey returns the canonical, case-folded key of one cloud's
-// identity of c, "" when c has none (or cloud is unknown): "aws:" and the
-// ARN, or PATH/NAME for a bare name; "azure:SUBSCRIPTION/RESOURCEGROUP/NAME"
-// (with azureSubscription when c names none); "gcp:" and the email.
-func IdentityKey(cloud string, c annotations.Connections, azureSubscription string) string {
+// IdentityKey returns the canonical key of one cloud's identity of c, ""
+// when c has none (or cloud is unknown), so that every spelling of one
+// identity has one key:
+//   - "aws:ACCOUNT/name": IAM role names are unique in an account whatever
+//     their path, and compare without case; a bare name is in cl's account
+//     (empty while unknown, so that a bare name and an ARN then differ).
+//   - "azure:SUBSCRIPTION/RESOURCEGROUP/NAME", case-folded as ARM compares
+//     (Unicode included), with cl's subscription when c names none.
+//   - "gcp:" and the lower-cased email.
+func IdentityKey(cloud string, c annotations.Connections, cl Cluster) string {
 	switch {
 	case cloud == CloudAWS && c.AWS != nil:
-		return "aws:" + lower(c.AWS.String())
+		account := c.AWS.Account
+		if account == "" {
+			account = cl.AWSAccount
+		}
+		return "aws:" + account + "/" + lower(c.AWS.Name)
 	case cloud == CloudAzure && c.Azure != nil:
-		return "azure:" + lower(subscriptionOf(c.Azure, azureSubscription)+"/"+c.Azure.ResourceGroup+"/"+c.Azure.Name)
+		return "azure:" + foldCase(subscriptionOf(c.Azure, cl.AzureSubscription)+"/"+c.Azure.ResourceGroup+"/"+c.Azure.Name)
 	case cloud == CloudGCP && c.GCP != nil:
 		return "gcp:" + lower(c.GCP.Email)
 	}

@@ -45,7 +45,7 @@ func TestEvaluateDefault(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := Input{Namespace: "orders", ServiceAccount: "api", Connections: conns(t, tt.kv...), AzureSubscription: testSub}
+			in := Input{Namespace: "orders", ServiceAccount: "api", Connections: conns(t, tt.kv...), Cluster: testCluster}
 			vs := Default().Evaluate(in)
 			var clouds []string
 			for _, v := range vs {
@@ -62,27 +62,76 @@ func TestEvaluateDefault(t *testing.T) {
 }
 
 func TestEvaluateMessages(t *testing.T) {
+	const allowedAWS = `allowed: "orders", "orders-*", "*/orders", "*/orders-*"`
 	tests := []struct {
-		name string
-		kv   []string
-		want string
+		name     string
+		kv       []string
+		cluster  Cluster
+		existing []string
+		want     string
 	}{{
-		name: "AWS",
-		kv:   []string{"aws-role", "payments-api"},
-		want: `rule "namespace-prefix": AWS role "payments-api" is not allowed in namespace "orders"; allowed: "orders", "orders-*", "*/orders", "*/orders-*", ` +
-			`"arn:*:iam::*:role/orders", "arn:*:iam::*:role/orders-*", "arn:*:iam::*:role/*/orders", "arn:*:iam::*:role/*/orders-*"`,
+		name:    "AWS",
+		kv:      []string{"aws-role", "payments-api"},
+		cluster: testCluster,
+		want:    `rule "namespace-prefix": AWS role "payments-api" is not allowed in namespace "orders"; ` + allowedAWS,
 	}, {
-		name: "Azure",
-		kv:   []string{"azure-identity", "payments", "azure-resource-group", "rg"},
-		want: `rule "namespace-prefix": Azure identity "` + testSub + `/rg/payments" is not allowed in namespace "orders"; allowed: "*/*/orders", "*/*/orders-*"`,
+		name:     "AWS, owned by a longer namespace",
+		kv:       []string{"aws-role", "orders-eu-api"},
+		cluster:  testCluster,
+		existing: []string{"orders", "orders-eu", "orders-e"},
+		want: `rule "namespace-prefix": AWS role "orders-eu-api" is not allowed in namespace "orders"; it belongs to namespace "orders-eu", ` +
+			`for which the ${namespace} patterns match it too (the longest namespace name wins); use an identity whose name does not ` +
+			`start with "orders-eu", or ask an admin to allow this one by a pattern without ${namespace}; ` + allowedAWS,
 	}, {
-		name: "GCP",
-		kv:   []string{"gcp-service-account", "others" + testProject},
-		want: `rule "namespace-prefix": GCP service account "others@my-project.iam.gserviceaccount.com" is not allowed in namespace "orders"; allowed: "orders@*", "orders-*@*"`,
+		name:    "AWS, ARN in another account",
+		kv:      []string{"aws-role", "arn:aws:iam::999999999999:role/orders-api"},
+		cluster: testCluster,
+		want: `rule "namespace-prefix": AWS role "arn:aws:iam::999999999999:role/orders-api" is not allowed in namespace "orders"; ` +
+			`name patterns match role ARNs only in the cluster's AWS account 123456789012, not 999999999999: allow roles of another ` +
+			`account with an ARN pattern, e.g. "arn:aws:iam::999999999999:role/orders-api"; ` + allowedAWS,
+	}, {
+		name: "AWS, ARN with the cluster's account unknown",
+		kv:   []string{"aws-role", "arn:aws:iam::123456789012:role/orders-api"},
+		want: `rule "namespace-prefix": AWS role "arn:aws:iam::123456789012:role/orders-api" is not allowed in namespace "orders"; ` +
+			`name patterns match role ARNs only in the cluster's own AWS account, which is not configured: set --aws-account-id, ` +
+			`or allow the ARN with an ARN pattern; ` + allowedAWS,
+	}, {
+		name:    "Azure",
+		kv:      []string{"azure-identity", "payments", "azure-resource-group", "rg"},
+		cluster: testCluster,
+		want:    `rule "namespace-prefix": Azure identity "` + testSub + `/rg/payments" is not allowed in namespace "orders"; allowed: "*/orders", "*/orders-*"`,
+	}, {
+		name:    "Azure, another subscription",
+		kv:      []string{"azure-identity", "/subscriptions/" + testSub[:35] + "2/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders"},
+		cluster: testCluster,
+		want: `rule "namespace-prefix": Azure identity "` + testSub[:35] + `2/rg/orders" is not allowed in namespace "orders"; ` +
+			`RESOURCEGROUP/NAME patterns match identities only in the cluster's subscription ` + testSub + `, not ` + testSub[:35] + `2: ` +
+			`allow identities of another subscription with a SUBSCRIPTION/RESOURCEGROUP/NAME pattern, e.g. "` + testSub[:35] + `2/rg/orders"; ` +
+			`allowed: "*/orders", "*/orders-*"`,
+	}, {
+		name:    "GCP",
+		kv:      []string{"gcp-service-account", "others" + testProject},
+		cluster: testCluster,
+		want:    `rule "namespace-prefix": GCP service account "others@my-project.iam.gserviceaccount.com" is not allowed in namespace "orders"; allowed: "orders", "orders-*"`,
+	}, {
+		name:    "GCP, another project",
+		kv:      []string{"gcp-service-account", "orders-api@other-project.iam.gserviceaccount.com"},
+		cluster: testCluster,
+		want: `rule "namespace-prefix": GCP service account "orders-api@other-project.iam.gserviceaccount.com" is not allowed in namespace "orders"; ` +
+			`patterns without "@" match service accounts only in the cluster's project my-project, not other-project: allow accounts of ` +
+			`another project with an email pattern, e.g. "orders-api@other-project.iam.gserviceaccount.com"; allowed: "orders", "orders-*"`,
+	}, {
+		name: "GCP, the cluster's project unknown",
+		kv:   []string{"gcp-service-account", "orders-api" + testProject},
+		want: `rule "namespace-prefix": GCP service account "orders-api@my-project.iam.gserviceaccount.com" is not allowed in namespace "orders"; ` +
+			`patterns without "@" match service accounts only in the cluster's own project, which is not configured: set --gcp-workload-pool, ` +
+			`or allow the account with an email pattern; allowed: "orders", "orders-*"`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vs := Default().Evaluate(Input{Namespace: "orders", Connections: conns(t, tt.kv...), AzureSubscription: testSub})
+			in := Input{Namespace: "orders", Connections: conns(t, tt.kv...), Cluster: tt.cluster,
+				Namespaces: func(string) []string { return tt.existing }}
+			vs := Default().Evaluate(in)
 			if len(vs) != 1 || vs[0].Message != tt.want {
 				t.Errorf("got%s\nwant\n  %s", messages(vs), tt.want)
 			}
@@ -229,16 +278,16 @@ func TestEvaluateUnconstrainedAndEmpty(t *testing.T) {
 func TestEvaluateUniqueIdentity(t *testing.T) {
 	p := mustParse(t, rulesDoc("    - name: unique\n      uniqueIdentity: true\n"))
 	bound := map[string][]string{
-		"aws:arn:aws:iam::123456789012:role/orders-api": {"payments/api"},
-		"azure:" + testSub + "/rg/orders":               {"a/x", "b/y"},
+		"aws:123456789012/orders-api":     {"payments/api"},
+		"azure:" + testSub + "/rg/orders": {"a/x", "b/y"},
 	}
 	var asked []string
 	others := func(key string) []string { asked = append(asked, key); return bound[key] }
-	in := Input{Namespace: "orders", ServiceAccount: "api", AzureSubscription: testSub, OtherBindings: others,
+	in := Input{Namespace: "orders", ServiceAccount: "api", Cluster: Cluster{AzureSubscription: testSub}, OtherBindings: others,
 		Connections: conns(t, "aws-role", "arn:aws:iam::123456789012:role/Orders-API", "azure-identity", "Orders",
 			"azure-resource-group", "RG", "gcp-service-account", "orders-api"+testProject)}
 	vs := p.Evaluate(in)
-	wantAsked := []string{"aws:arn:aws:iam::123456789012:role/orders-api", "azure:" + testSub + "/rg/orders", "gcp:orders-api" + testProject}
+	wantAsked := []string{"aws:123456789012/orders-api", "azure:" + testSub + "/rg/orders", "gcp:orders-api" + testProject}
 	if !slices.Equal(asked, wantAsked) {
 		t.Errorf("asked for %q, want %q", asked, wantAsked)
 	}
@@ -359,26 +408,69 @@ func TestEvaluateCase(t *testing.T) {
 	}
 }
 
-// TestEvaluateAWSPatternKinds: bare names match name patterns only; ARNs
-// match both.
+// TestEvaluateAWSPatternKinds: ARN patterns match ARNs; name patterns
+// match bare names and ARNs in the cluster's account, if known.
 func TestEvaluateAWSPatternKinds(t *testing.T) {
 	arnOnly := mustParse(t, rulesDoc("    - name: arn\n      awsRoles: [\"arn:aws:iam::123456789012:role/*\"]\n"))
 	nameOnly := mustParse(t, rulesDoc("    - name: name\n      awsRoles: [\"orders-*\"]\n"))
 	bare, arn := conns(t, "aws-role", "orders-api"), conns(t, "aws-role", "arn:aws:iam::123456789012:role/orders-api")
+	other := conns(t, "aws-role", "arn:aws:iam::123456789013:role/orders-api")
 	for _, tt := range []struct {
-		name string
-		p    *Policy
-		c    annotations.Connections
-		ok   bool
+		name    string
+		p       *Policy
+		c       annotations.Connections
+		account string
+		ok      bool
 	}{
-		{"bare name, ARN pattern", arnOnly, bare, false},
-		{"ARN, ARN pattern", arnOnly, arn, true},
-		{"bare name, name pattern", nameOnly, bare, true},
-		{"ARN, name pattern", nameOnly, arn, true},
+		{"bare name, ARN pattern", arnOnly, bare, testAccount, false},
+		{"ARN, ARN pattern", arnOnly, arn, "", true},
+		{"bare name, name pattern", nameOnly, bare, "", true},
+		{"ARN in the cluster's account, name pattern", nameOnly, arn, testAccount, true},
+		{"ARN, name pattern, the cluster's account unknown", nameOnly, arn, "", false},
+		{"ARN in another account, name pattern", nameOnly, other, testAccount, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if ok := len(tt.p.Evaluate(Input{Namespace: "orders", Connections: tt.c})) == 0; ok != tt.ok {
+			in := Input{Namespace: "orders", Connections: tt.c, Cluster: Cluster{AWSAccount: tt.account}}
+			if ok := len(tt.p.Evaluate(in)) == 0; ok != tt.ok {
 				t.Errorf("allowed = %v, want %v", ok, tt.ok)
+			}
+		})
+	}
+}
+
+// TestEvaluateClusterPatterns: two-part Azure patterns and GCP patterns
+// without "@" match only in the cluster's subscription and project;
+// three-part and email patterns anywhere they say.
+func TestEvaluateClusterPatterns(t *testing.T) {
+	p := mustParse(t, rulesDoc(`    - name: azure
+      azureIdentities: ["rg/${namespace}-*", "`+testSub[:35]+`9/rg/shared"]
+    - name: gcp
+      gcpServiceAccounts: ["${namespace}-*", "shared@other-project.iam.gserviceaccount.com"]
+`))
+	otherSub := "/subscriptions/" + testSub[:35] + "9/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+	tests := []struct {
+		name    string
+		kv      []string
+		cluster Cluster
+		ok      bool
+	}{
+		{"Azure by name", []string{"azure-identity", "orders-x", "azure-resource-group", "rg"}, testCluster, true},
+		{"Azure by name, subscription unknown", []string{"azure-identity", "orders-x", "azure-resource-group", "rg"}, Cluster{}, true},
+		{"Azure by ID in the cluster's subscription", []string{"azure-identity", "/subscriptions/" + testSub + "/resourceGroups/RG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders-x"}, testCluster, true},
+		{"Azure by ID, subscription unknown", []string{"azure-identity", "/subscriptions/" + testSub + "/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders-x"}, Cluster{}, false},
+		{"Azure in another subscription", []string{"azure-identity", otherSub + "orders-x"}, testCluster, false},
+		{"Azure three-part pattern", []string{"azure-identity", otherSub + "shared"}, testCluster, true},
+		{"Azure in another group", []string{"azure-identity", "orders-x", "azure-resource-group", "rg2"}, testCluster, false},
+		{"GCP in the cluster's project", []string{"gcp-service-account", "orders-x" + testProject}, testCluster, true},
+		{"GCP, project unknown", []string{"gcp-service-account", "orders-x" + testProject}, Cluster{}, false},
+		{"GCP in another project", []string{"gcp-service-account", "orders-x@other-project.iam.gserviceaccount.com"}, testCluster, false},
+		{"GCP email pattern", []string{"gcp-service-account", "shared@other-project.iam.gserviceaccount.com"}, testCluster, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vs := p.Evaluate(Input{Namespace: "orders", Connections: conns(t, tt.kv...), Cluster: tt.cluster})
+			if ok := len(vs) == 0; ok != tt.ok {
+				t.Errorf("allowed = %v, want %v:%s", ok, tt.ok, messages(vs))
 			}
 		})
 	}
@@ -392,20 +484,22 @@ func TestIdentityKey(t *testing.T) {
 	tests := []struct {
 		cloud string
 		c     annotations.Connections
-		sub   string
+		cl    Cluster
 		want  string
 	}{
-		{"aws", c, "", "aws:service-role/orders-api"},
-		{"aws", arn, "", "aws:arn:aws:iam::123456789012:role/orders-api"},
-		{"azure", c, "Conf-Sub", "azure:conf-sub/rg/orders"},
-		{"azure", full, "conf-sub", "azure:abcdef00-0000-0000-0000-000000000001/rg/xyz"},
-		{"gcp", c, "", "gcp:orders-api" + testProject},
-		{"gcp", arn, "", ""},
-		{"other", c, "", ""},
+		{"aws", c, Cluster{}, "aws:/orders-api"},
+		{"aws", c, Cluster{AWSAccount: "210987654321"}, "aws:210987654321/orders-api"},
+		{"aws", arn, Cluster{}, "aws:123456789012/orders-api"},
+		{"aws", arn, Cluster{AWSAccount: "210987654321"}, "aws:123456789012/orders-api"},
+		{"azure", c, Cluster{AzureSubscription: "Conf-Sub"}, "azure:conf-sub/rg/orders"},
+		{"azure", full, Cluster{AzureSubscription: "conf-sub"}, "azure:abcdef00-0000-0000-0000-000000000001/rg/xyz"},
+		{"gcp", c, Cluster{}, "gcp:orders-api" + testProject},
+		{"gcp", arn, Cluster{}, ""},
+		{"other", c, Cluster{}, ""},
 	}
 	for _, tt := range tests {
-		if got := IdentityKey(tt.cloud, tt.c, tt.sub); got != tt.want {
-			t.Errorf("IdentityKey(%s, %+v) = %q, want %q", tt.cloud, tt.c, got, tt.want)
+		if got := IdentityKey(tt.cloud, tt.c, tt.cl); got != tt.want {
+			t.Errorf("IdentityKey(%s, %+v, %+v) = %q, want %q", tt.cloud, tt.c, tt.cl, got, tt.want)
 		}
 	}
 }

@@ -33,7 +33,9 @@ func FuzzParse(f *testing.F) {
 	others := func(string) []string { return []string{"other/sa"} }
 	inputs := []Input{
 		{Namespace: "orders", ServiceAccount: "api", Workload: "Deployment/api",
-			NamespaceLabels: map[string]string{"tier": "prod", "a/b": "c"}, AzureSubscription: "sub", OtherBindings: others,
+			NamespaceLabels: map[string]string{"tier": "prod", "a/b": "c"}, OtherBindings: others,
+			Cluster:    Cluster{AWSAccount: "123456789012", AzureSubscription: "sub", GCPProject: "p"},
+			Namespaces: func(string) []string { return []string{"orders", "orders-eu", "orders-"} },
 			Connections: annotations.Connections{
 				AWS:   &annotations.AWSRole{Partition: "aws", Account: "123456789012", Path: "/team/", Name: "orders-api"},
 				Azure: &annotations.AzureIdentity{ResourceGroup: "rg", Name: "orders"},

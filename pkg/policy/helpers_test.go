@@ -9,9 +9,13 @@ import (
 
 // Connection values used across the tests.
 const (
+	testAccount = "123456789012"
 	testSub     = "00000000-0000-0000-0000-000000000001"
 	testProject = "@my-project.iam.gserviceaccount.com"
 )
+
+// testCluster is the cluster of those values.
+var testCluster = Cluster{AWSAccount: testAccount, AzureSubscription: testSub, GCPProject: "my-project"}
 
 // conns parses annotations as the webhook would, with "default-rg" as the
 // Azure default resource group. Keys are given without the prefix.
@@ -58,15 +62,17 @@ func match(pat, s string, v *vars, fold bool) bool { return matchAtoms(compile(p
 
 func matchAWS(pat string, r *annotations.AWSRole, v *vars) bool {
 	p := compileAWS(pat)
-	return p.match(r, r.String(), v)
+	return p.match(r, r.String(), r.Account == "" || r.Account == testAccount, v)
 }
 
 func matchAzure(pat, sub, rg, name string, v *vars) bool {
 	p := compileAzure(pat)
-	return p.match(sub, rg, name, v)
+	a := azureValue{sub: foldCase(sub), rg: foldCase(rg), name: foldCase(name), inCluster: sub == "" || sub == testSub}
+	return p.match(&a, foldVars(v))
 }
 
 func matchGCP(pat, email string, v *vars) bool {
 	p := compileGCP(pat)
-	return p.match(email, v)
+	id, project := gcpParts(email)
+	return p.match(email, id, project == testCluster.GCPProject, v)
 }

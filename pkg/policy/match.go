@@ -2,6 +2,7 @@ package policy
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
@@ -13,8 +14,14 @@ const (
 	tmplServiceAccount = "serviceAccount"
 )
 
-// vars are the values of the templates in one evaluation.
-type vars struct{ namespace, serviceAccount string }
+// vars are the values of the templates in one evaluation. With
+// anyServiceAccount, ${serviceAccount} matches like "*": the ownership check
+// asks whether another namespace could claim an identity with any of its
+// ServiceAccounts.
+type vars struct {
+	namespace, serviceAccount string
+	anyServiceAccount         bool
+}
 
 // Kinds of atom.
 const (
@@ -109,12 +116,12 @@ func matchAtoms(atoms []atom, s string, v *vars, fold bool) bool {
 	starA, starS := -1, 0
 	for {
 		if ai < len(atoms) {
-			switch a := atoms[ai]; a.kind {
-			case atomStar:
+			switch a := atoms[ai]; {
+			case a.kind == atomStar, a.kind == atomServiceAccount && v != nil && v.anyServiceAccount:
 				starA, starS = ai, si
 				ai++
 				continue
-			case atomOne:
+			case a.kind == atomOne:
 				if si < len(s) {
 					_, w := utf8.DecodeRuneInString(s[si:])
 					si += w
@@ -194,57 +201,104 @@ func (p *lastPattern) matchJoined(prefix, s string, v *vars, foldName bool) bool
 	return p.split && matchAtoms(p.rest, prefix[:len(prefix)-1], v, false) && matchAtoms(p.name, s, v, foldName)
 }
 
-// awsPattern: an ARN connection matches ARN patterns with its ARN and name
-// patterns with PATH/NAME; a bare-name connection matches name patterns
-// only (its account is the cluster's, unknown here). Role names compare
-// without case; partitions, accounts and paths exactly.
+// awsPattern: ARN patterns match role ARNs; name patterns match the
+// PATH/NAME of roles in the cluster's account, that is bare names and ARNs
+// in that account. Role names compare without case; partitions, accounts
+// and paths exactly.
 type awsPattern struct {
-	arn  bool
-	last lastPattern
+	arn, namespaced bool
+	last            lastPattern
 }
 
 func compileAWS(pat string) awsPattern {
-	return awsPattern{arn: isARNPattern(pat), last: compileLast(pat, '/')}
+	return awsPattern{arn: isARNPattern(pat), namespaced: hasNamespace(pat), last: compileLast(pat, '/')}
 }
 
 // isARNPattern tells ARN patterns from name patterns.
 func isARNPattern(pat string) bool { return strings.HasPrefix(pat, "arn:") }
 
-// match takes the role and, for a role with an account, its ARN.
-func (p *awsPattern) match(r *annotations.AWSRole, arn string, v *vars) bool {
+// match takes the role, its ARN for a role with an account, and whether it
+// is in the cluster's account.
+func (p *awsPattern) match(r *annotations.AWSRole, arn string, inCluster bool, v *vars) bool {
 	if p.arn {
 		return r.Account != "" && p.last.match(arn, v, true)
 	}
-	return p.last.matchJoined(strings.TrimPrefix(r.Path, "/"), r.Name, v, true)
+	return inCluster && p.last.matchJoined(strings.TrimPrefix(r.Path, "/"), r.Name, v, true)
 }
 
-// azurePattern matches SUBSCRIPTION/RESOURCEGROUP/NAME part by part,
-// without case (ARM names are case-insensitive), so "*" never spans a "/".
-// A pattern of another number of parts matches nothing.
+// azurePattern matches SUBSCRIPTION/RESOURCEGROUP/NAME, or RESOURCEGROUP/NAME
+// in the cluster's subscription, part by part, so "*" never spans a "/".
+// ARM compares names without case, Unicode included, so literals are
+// case-folded when compiled and values when matched; matchAtoms then
+// compares bytes of the same folded form. A pattern of another number of
+// parts matches nothing.
 type azurePattern struct {
-	ok    bool
-	parts [3][]atom
+	ok, cluster, namespaced bool
+	parts                   [3][]atom // the subscription's is unused with cluster
+}
+
+// azureValue is an identity as Azure patterns see it: case-folded, and
+// whether it is in the cluster's subscription.
+type azureValue struct {
+	sub, rg, name string
+	inCluster     bool
 }
 
 func compileAzure(pat string) azurePattern {
 	parts := strings.Split(pat, "/")
-	if len(parts) != 3 {
+	p := azurePattern{ok: true, namespaced: hasNamespace(pat)}
+	switch len(parts) {
+	case 2:
+		p.cluster = true
+		parts = append([]string{""}, parts...)
+	case 3:
+	default:
 		return azurePattern{}
 	}
-	return azurePattern{ok: true, parts: [3][]atom{compile(parts[0]), compile(parts[1]), compile(parts[2])}}
+	for i, part := range parts {
+		p.parts[i] = compile(part)
+		for j := range p.parts[i] {
+			if a := &p.parts[i][j]; a.kind == atomLit {
+				a.lit = foldCase(a.lit)
+			}
+		}
+	}
+	return p
 }
 
-func (p *azurePattern) match(sub, rg, name string, v *vars) bool {
-	return p.ok && matchAtoms(p.parts[0], sub, v, true) && matchAtoms(p.parts[1], rg, v, true) &&
-		matchAtoms(p.parts[2], name, v, true)
+// match takes a value and vars that are case-folded.
+func (p *azurePattern) match(a *azureValue, v *vars) bool {
+	switch {
+	case !p.ok, p.cluster && !a.inCluster, !p.cluster && !matchAtoms(p.parts[0], a.sub, v, false):
+		return false
+	}
+	return matchAtoms(p.parts[1], a.rg, v, false) && matchAtoms(p.parts[2], a.name, v, false)
 }
 
-// gcpPattern matches an email exactly; "*" never spans the "@".
-type gcpPattern struct{ last lastPattern }
+// gcpPattern matches an email exactly, "*" never spanning the "@"; a
+// pattern without "@" matches the account ID of accounts in the cluster's
+// project.
+type gcpPattern struct {
+	id, namespaced bool
+	last           lastPattern
+}
 
-func compileGCP(pat string) gcpPattern { return gcpPattern{last: compileLast(pat, '@')} }
+func compileGCP(pat string) gcpPattern {
+	return gcpPattern{id: !strings.Contains(pat, "@"), namespaced: hasNamespace(pat), last: compileLast(pat, '@')}
+}
 
-func (p *gcpPattern) match(email string, v *vars) bool { return p.last.match(email, v, false) }
+// match takes the email, its account ID and whether it is in the cluster's
+// project.
+func (p *gcpPattern) match(email, id string, inCluster bool, v *vars) bool {
+	if p.id {
+		return inCluster && matchAtoms(p.last.whole, id, v, false)
+	}
+	return p.last.match(email, v, false)
+}
+
+// hasNamespace reports whether a pattern uses ${namespace}, which makes its
+// matches subject to ownership by longer namespace names.
+func hasNamespace(pat string) bool { return strings.Contains(pat, "${"+tmplNamespace+"}") }
 
 // substitute writes the templates out, for messages.
 func substitute(pat string, v *vars) string {
@@ -274,12 +328,63 @@ func lowerByte(c byte) byte {
 	return c
 }
 
-// lower lower-cases ASCII only: identities are ASCII, and byte lengths stay
-// the same, which the matcher relies on.
+// lower lower-cases ASCII only: AWS and GCP identities are ASCII, and byte
+// lengths stay the same, which the matcher relies on.
 func lower(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		b[i] = lowerByte(c)
 	}
 	return string(b)
+}
+
+// foldCase maps s to one representative of its case-folding class, so that
+// foldCase(a) == foldCase(b) exactly when strings.EqualFold(a, b), the
+// comparison annotations.AzureIdentity.Same uses. Each rune becomes the
+// lower-case member of its simple-folding orbit when the orbit has one,
+// else the orbit's smallest rune ("İ" stays itself: it does not fold to
+// "i"). Byte lengths may change, so match folded values against folded
+// patterns.
+func foldCase(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return lower(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+func foldRune(r rune) rune {
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	if l := unicode.ToLower(least); l != least {
+		for f := unicode.SimpleFold(least); f != least; f = unicode.SimpleFold(f) {
+			if f == l {
+				return l
+			}
+		}
+	}
+	return least
+}
+
+// foldVars is v with case-folded values, for Azure patterns. Kubernetes
+// names are lower-case ASCII, so it rarely copies.
+func foldVars(v *vars) *vars {
+	ns, sa := foldCase(v.namespace), foldCase(v.serviceAccount)
+	if ns == v.namespace && sa == v.serviceAccount {
+		return v
+	}
+	return &vars{namespace: ns, serviceAccount: sa, anyServiceAccount: v.anyServiceAccount}
 }

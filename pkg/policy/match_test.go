@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
@@ -93,16 +94,82 @@ func lastSlash(s string) int {
 
 func TestMatchAzureAndGCPSegments(t *testing.T) {
 	v := &vars{namespace: "orders"}
-	if matchAzure("*/${namespace}-*", "s", "orders-rg", "x", v) {
-		t.Errorf("an Azure pattern of two parts matched")
+	tests := []struct {
+		name        string
+		pat         string
+		sub, rg, id string
+		want        bool
+	}{
+		{"two parts, another subscription", "*/${namespace}-*", "s", "orders-rg", "orders-x", false},
+		{"two parts, the cluster's subscription", "*/${namespace}-*", testSub, "rg", "orders-x", true},
+		{"two parts, no subscription named", "*/${namespace}-*", "", "rg", "orders-x", true},
+		{"\"*\" matches an empty subscription", "*/*/${namespace}-*", "", "rg", "orders-x", true},
+		{"the name matches wholly", "*/${namespace}", testSub, "rg", "orders-x", false},
+		{"one part", "${namespace}", testSub, "rg", "orders", false},
+		{"Unicode case", "*/RG-É/${namespace}", testSub, "rg-é", "ORDERS", true},
+		{"Unicode case, other letter", "*/rg-é/*", testSub, "rg-e", "x", false},
+		{"Kelvin sign folds to k", "*/rg-k/*", testSub, "rg-\u212a", "x", true},
+		{"dotted capital I does not fold to i", "*/rg-i/*", testSub, "rg-\u0130", "x", false},
+		{"\"?\" is one folded character", "*/rg-?/*", testSub, "RG-É", "x", true},
 	}
-	if !matchAzure("*/*/${namespace}-*", "", "rg", "orders-x", v) {
-		t.Errorf("\"*\" did not match an empty subscription")
+	for _, tt := range tests {
+		if got := matchAzure(tt.pat, tt.sub, tt.rg, tt.id, v); got != tt.want {
+			t.Errorf("%s: matchAzure(%q, %q/%q/%q) = %v, want %v", tt.name, tt.pat, tt.sub, tt.rg, tt.id, got, tt.want)
+		}
 	}
-	if matchGCP("${namespace}-*", "orders-x@p", v) || !matchGCP("${namespace}-*@*", "orders-x@p", v) {
-		t.Errorf("\"*\" spanned the \"@\" of an email")
+	gcp := []struct {
+		pat, email string
+		want       bool
+	}{
+		{"${namespace}-*", "orders-x@my-project.iam.gserviceaccount.com", true},
+		{"${namespace}-*", "orders-x@other-project.iam.gserviceaccount.com", false},
+		{"${namespace}-*@*", "orders-x@p", true},
+		{"*@p", "a@q", false},
+		{"*", "a@b", false}, // an ID pattern never matches across the "@"
 	}
-	if matchGCP("*@p", "a@q", v) {
-		t.Errorf("GCP domain did not have to match")
+	for _, tt := range gcp {
+		if got := matchGCP(tt.pat, tt.email, v); got != tt.want {
+			t.Errorf("matchGCP(%q, %q) = %v, want %v", tt.pat, tt.email, got, tt.want)
+		}
 	}
+}
+
+// TestFoldCase: one representative per class of strings.EqualFold.
+func TestFoldCase(t *testing.T) {
+	tests := []struct{ a, b string }{
+		{"rg-é", "RG-É"},
+		{"ORDERS", "orders"},
+		{"k", "\u212a"},  // Kelvin sign
+		{"s", "\u017f"},  // long s
+		{"ǆ", "ǅ"},       // title case
+		{"i", "\u0130"},  // not EqualFold: stays apart
+		{"ß", "ss"},      // full folding only: stays apart
+		{"\xff", "\xfe"}, // invalid bytes are all U+FFFD, as for EqualFold
+		{"Σ", "ς"},
+	}
+	for _, tt := range tests {
+		fa, fb := foldCase(tt.a), foldCase(tt.b)
+		if (fa == fb) != strings.EqualFold(tt.a, tt.b) {
+			t.Errorf("foldCase(%q) = %q, foldCase(%q) = %q; EqualFold = %v", tt.a, fa, tt.b, fb, strings.EqualFold(tt.a, tt.b))
+		}
+	}
+	if got := foldCase("RG-É"); got != "rg-é" {
+		t.Errorf("foldCase(RG-É) = %q, want the lower case", got)
+	}
+}
+
+// FuzzFoldCase: foldCase agrees with strings.EqualFold and is idempotent.
+func FuzzFoldCase(f *testing.F) {
+	for _, s := range [][2]string{{"rg-é", "RG-É"}, {"k", "\u212a"}, {"i", "\u0130"}, {"\xff", "\xfe"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		fa, fb := foldCase(a), foldCase(b)
+		if (fa == fb) != strings.EqualFold(a, b) {
+			t.Errorf("foldCase(%q) = %q, foldCase(%q) = %q; EqualFold = %v", a, fa, b, fb, strings.EqualFold(a, b))
+		}
+		if foldCase(fa) != fa {
+			t.Errorf("foldCase(%q) = %q, folded again %q", a, fa, foldCase(fa))
+		}
+	})
 }

@@ -89,7 +89,7 @@ func (d *decoder) constant(v, parent *yaml.Node, field, want string) {
 }
 
 func (d *decoder) spec(n *yaml.Node, path string) Spec {
-	f, ok := d.fields(n, path, "existingViolations", "rules")
+	f, ok := d.fields(n, path, "existingViolations", "allowRetain", "rules")
 	if !ok {
 		return Spec{}
 	}
@@ -100,6 +100,17 @@ func (d *decoder) spec(n *yaml.Node, path string) Spec {
 			if err := checkExistingViolations(s.ExistingViolations); err != nil {
 				d.fail(v, join(path, "existingViolations"), err)
 			}
+		}
+	}
+	if v := f["allowRetain"]; v != nil {
+		p := join(path, "allowRetain")
+		if isNull(v) {
+			// Either reading would be a guess: nowhere, or everywhere.
+			d.failf(v, p, "has no value; remove it to allow deletion-policy retain nowhere, write {} to allow it "+
+				"everywhere, or select namespaces with names and selector")
+		} else {
+			sel := d.namespaces(v, p)
+			s.AllowRetain = &sel
 		}
 	}
 	rulesPath := join(path, "rules")

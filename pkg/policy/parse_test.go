@@ -2,9 +2,13 @@ package policy
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 const header = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\n"
@@ -101,16 +105,18 @@ func TestParseErrors(t *testing.T) {
 	}, {
 		name: "bad Azure and GCP patterns",
 		doc: rulesDoc(`    - name: a
-      azureIdentities: ["rg/x", "a/b/c/d", "/subscriptions/s/resourceGroups/rg"]
-      gcpServiceAccounts: ["orders", "Orders-*@p", "a@b@c"]
+      azureIdentities: ["x", "a/b/c/d", "/subscriptions/s/resourceGroups/rg", "/x"]
+      gcpServiceAccounts: ["orders.x", "Orders-*@p", "a@b@c", "Orders-*"]
 `),
 		wants: []string{
-			`policy.yaml:6:25: spec.rules[0].azureIdentities[0]: "rg/x" is not a valid pattern: add the subscription (or "*" for any): "*/rg/x"`,
-			`policy.yaml:6:33: spec.rules[0].azureIdentities[1]: "a/b/c/d" is not a valid pattern: use SUBSCRIPTION/RESOURCEGROUP/NAME, three non-empty parts, e.g. "*/*/${namespace}-*"`,
-			`policy.yaml:6:44: spec.rules[0].azureIdentities[2]: "/subscriptions/s/resourceGroups/rg" is not a valid pattern: write SUBSCRIPTION/RESOURCEGROUP/NAME rather than a resource ID`,
-			`policy.yaml:7:28: spec.rules[0].gcpServiceAccounts[0]: "orders" is not a valid pattern: a service account pattern is an email pattern with "@"`,
-			`policy.yaml:7:38: spec.rules[0].gcpServiceAccounts[1]: "Orders-*@p" is not a valid pattern: service account emails are lower case, so it could never match; write "orders-*@p"`,
-			`policy.yaml:7:52: spec.rules[0].gcpServiceAccounts[2]: "a@b@c" is not a valid pattern: it has more than one "@"`,
+			`policy.yaml:6:25: spec.rules[0].azureIdentities[0]: "x" is not a valid pattern: use RESOURCEGROUP/NAME (in the cluster's subscription) or SUBSCRIPTION/RESOURCEGROUP/NAME, with non-empty parts, e.g. "*/${namespace}-*"`,
+			`policy.yaml:6:30: spec.rules[0].azureIdentities[1]: "a/b/c/d" is not a valid pattern: use RESOURCEGROUP/NAME`,
+			`policy.yaml:6:41: spec.rules[0].azureIdentities[2]: "/subscriptions/s/resourceGroups/rg" is not a valid pattern: write SUBSCRIPTION/RESOURCEGROUP/NAME rather than a resource ID`,
+			`policy.yaml:6:79: spec.rules[0].azureIdentities[3]: "/x" is not a valid pattern: use RESOURCEGROUP/NAME`,
+			`policy.yaml:7:28: spec.rules[0].gcpServiceAccounts[0]: "orders.x" is not a valid pattern: it could never match: account IDs have only lower-case letters, digits and "-", not "."; write an email pattern with "@" for accounts outside the cluster's project`,
+			`policy.yaml:7:40: spec.rules[0].gcpServiceAccounts[1]: "Orders-*@p" is not a valid pattern: service account emails and IDs are lower case, so it could never match; write "orders-*@p"`,
+			`policy.yaml:7:54: spec.rules[0].gcpServiceAccounts[2]: "a@b@c" is not a valid pattern: it has more than one "@"`,
+			`policy.yaml:7:63: spec.rules[0].gcpServiceAccounts[3]: "Orders-*" is not a valid pattern: service account emails and IDs are lower case, so it could never match; write "orders-*"`,
 		},
 	}, {
 		name: "bad pattern characters",
@@ -172,6 +178,25 @@ func TestParseErrors(t *testing.T) {
 		wants: []string{
 			`policy.yaml:6:16: spec.rules[0].awsRoles: has no value; write [] to allow nothing, or remove the key to leave this cloud unconstrained`,
 			`policy.yaml:7:24: spec.rules[0].azureIdentities: must be a list, found "x"`,
+		},
+	}, {
+		name: "allowRetain without value",
+		doc:  header + "spec:\n  allowRetain:\n  rules: []\n",
+		wants: []string{
+			`policy.yaml:4:15: spec.allowRetain: has no value; remove it to allow deletion-policy retain nowhere, write {} to allow it everywhere, or select namespaces with names and selector`,
+		},
+	}, {
+		name: "bad allowRetain",
+		doc:  header + "spec:\n  allowRetain: {names: [], labels: x}\n  rules: []\n",
+		wants: []string{
+			`policy.yaml:4:24: spec.allowRetain.names: is empty; remove it to select every namespace, or list name patterns`,
+			`policy.yaml:4:28: spec.allowRetain.labels: unknown field; known fields here: names, selector`,
+		},
+	}, {
+		name: "allowRetain not a mapping",
+		doc:  header + "spec:\n  allowRetain: true\n  rules: []\n",
+		wants: []string{
+			`policy.yaml:4:16: spec.allowRetain: must be a mapping (key: value), found "true"`,
 		},
 	}, {
 		name: "no spec",
@@ -302,6 +327,27 @@ func TestDefaultYAMLParsesToDefault(t *testing.T) {
 	}
 }
 
+// TestDeployPolicyIsDefault: the policy that deploy/ ships is the default.
+func TestDeployPolicyIsDefault(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "base", "policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil {
+		t.Fatalf("deploy/base/policy.yaml: %v", err)
+	}
+	p, err := ParseNamed("deploy/base/policy.yaml", []byte(cm.Data["policy.yaml"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p, Default()) {
+		t.Errorf("deploy/base/policy.yaml =\n%+v\nwant Default() =\n%+v", p.Rules(), Default().Rules())
+	}
+}
+
 func TestParseNoRulesAllowsEverything(t *testing.T) {
 	p := mustParse(t, header+"spec:\n  rules: []\n")
 	if len(p.Rules()) != 0 || p.ExistingViolations() != Report {
@@ -317,6 +363,8 @@ func TestParseNoRulesAllowsEverything(t *testing.T) {
 func TestParseDefaultsAndValues(t *testing.T) {
 	p := mustParse(t, header+`spec:
   existingViolations: remove
+  allowRetain:
+    names: ["ops-*"]
   rules:
     - name: a
       mode:
@@ -333,6 +381,12 @@ func TestParseDefaultsAndValues(t *testing.T) {
 `)
 	if got := p.ExistingViolations(); got != Remove {
 		t.Errorf("ExistingViolations = %q, want remove", got)
+	}
+	if got := p.AllowRetain(); got == nil || !reflect.DeepEqual(got.Names, []string{"ops-*"}) || got.Selector != nil {
+		t.Errorf("AllowRetain = %+v, want names ops-*", got)
+	}
+	if Default().AllowRetain() != nil || mustParse(t, header+"spec:\n  rules: []\n").AllowRetain() != nil {
+		t.Errorf("AllowRetain is set without allowRetain")
 	}
 	rules := p.Rules()
 	if len(rules) != 2 {

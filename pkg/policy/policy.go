@@ -12,6 +12,27 @@ type Policy struct {
 	spec Spec
 	// compiled holds spec.Rules made ready to evaluate, in the same order.
 	compiled []compiledRule
+	// retain is spec.AllowRetain made ready; nil allows retain nowhere.
+	retain *compiledSelector
+}
+
+// RetainAllowed reports whether connections in the namespace may use
+// keyless.dev/deletion-policy: retain (Spec.AllowRetain). The controller
+// asks before it leaves a cloud object behind.
+func (p *Policy) RetainAllowed(namespace string, labels map[string]string) bool {
+	if p == nil {
+		p = defaultPolicy()
+	}
+	return p.retain != nil && p.retain.selects(namespace, labels)
+}
+
+// AllowRetain returns a copy of Spec.AllowRetain; nil allows retain nowhere.
+func (p *Policy) AllowRetain() *NamespaceSelector {
+	if p == nil || p.spec.AllowRetain == nil {
+		return nil
+	}
+	s := p.spec.AllowRetain.clone()
+	return &s
 }
 
 // Rules returns a copy of the rules, in evaluation order, with defaults
@@ -36,10 +57,16 @@ func (p *Policy) ExistingViolations() ExistingViolations {
 	return p.spec.ExistingViolations
 }
 
+// clone copies s deeply.
+func (s NamespaceSelector) clone() NamespaceSelector {
+	s.Names = slices.Clone(s.Names)
+	s.Selector = s.Selector.DeepCopy()
+	return s
+}
+
 // clone copies r deeply, so that callers of Rules cannot change the policy.
 func (r Rule) clone() Rule {
-	r.Namespaces.Names = slices.Clone(r.Namespaces.Names)
-	r.Namespaces.Selector = r.Namespaces.Selector.DeepCopy()
+	r.Namespaces = r.Namespaces.clone()
 	r.AWSRoles = slices.Clone(r.AWSRoles)
 	r.AzureIdentities = slices.Clone(r.AzureIdentities)
 	r.GCPServiceAccounts = slices.Clone(r.GCPServiceAccounts)

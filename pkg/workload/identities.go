@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,16 +17,17 @@ import (
 // one-identity-one-ServiceAccount rule.
 const IndexIdentity = "keyless.dev/identity"
 
-// AddIdentityIndex registers IndexIdentity on ServiceAccounts.
-func AddIdentityIndex(ctx context.Context, indexer client.FieldIndexer, opts annotations.Options, azureSubscription string) error {
+// AddIdentityIndex registers IndexIdentity on ServiceAccounts; cl resolves
+// identities given by name to the cluster's account and subscription.
+func AddIdentityIndex(ctx context.Context, indexer client.FieldIndexer, opts annotations.Options, cl policy.Cluster) error {
 	err := indexer.IndexField(ctx, &corev1.ServiceAccount{}, IndexIdentity, func(o client.Object) []string {
 		conns, errs := annotations.Parse(o.GetAnnotations(), opts)
 		if len(errs) > 0 {
 			return nil
 		}
 		var keys []string
-		for _, c := range []string{"aws", "azure", "gcp"} {
-			if k := policy.IdentityKey(c, conns, azureSubscription); k != "" {
+		for _, c := range []string{policy.CloudAWS, policy.CloudAzure, policy.CloudGCP} {
+			if k := policy.IdentityKey(c, conns, cl); k != "" {
 				keys = append(keys, k)
 			}
 		}
@@ -60,4 +62,21 @@ func NamespaceLabels(ctx context.Context, r client.Reader, namespace string) (ma
 		return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}
 	return ns.Labels, nil
+}
+
+// Namespaces lists the names of the namespaces that start with prefix, for
+// the policy's namespace ownership (policy.Input.Namespaces). It reads
+// without copying: the names are all it keeps.
+func Namespaces(ctx context.Context, r client.Reader, prefix string) ([]string, error) {
+	list := &corev1.NamespaceList{}
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	var out []string
+	for i := range list.Items {
+		if name := list.Items[i].Name; strings.HasPrefix(name, prefix) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }

@@ -113,10 +113,10 @@ func keylessHandler() http.Handler {
 	return &admission.Handler{
 		Policy: func() *policy.Policy { return p },
 		Options: admission.Options{
-			Parse:             annotations.Options{AzureDefaultResourceGroup: "shop-rg"},
-			AzureSubscription: "00000000-0000-0000-0000-000000000000",
-			Workload:          mutation.WorkloadOptions{GKENodeSelector: true},
-			ServiceAccount:    mutation.ServiceAccountOptions{AzureTenantID: "99999999-8888-7777-6666-555555555555", Finalizer: annotations.Finalizer, RecordPending: true},
+			Parse:          annotations.Options{AzureDefaultResourceGroup: "shop-rg"},
+			Cluster:        policy.Cluster{AWSAccount: "123456789012", AzureSubscription: "00000000-0000-0000-0000-000000000000", GCPProject: "my-project"},
+			Workload:       mutation.WorkloadOptions{GKENodeSelector: true},
+			ServiceAccount: mutation.ServiceAccountOptions{AzureTenantID: "99999999-8888-7777-6666-555555555555", Finalizer: annotations.Finalizer, RecordPending: true},
 		},
 		Lookup: emptyCluster{},
 		Log:    ctrllog.Log.WithName("admission"),
@@ -137,6 +137,8 @@ func (emptyCluster) NamespaceLabels(_ context.Context, ns string) (map[string]st
 }
 
 func (emptyCluster) Bindings(context.Context, string) ([]string, error) { return nil, nil }
+
+func (emptyCluster) Namespaces(context.Context, string) ([]string, error) { return nil, nil }
 
 // floor decodes the review with the API types and allows it.
 func floor(w http.ResponseWriter, r *http.Request) {
