@@ -112,13 +112,26 @@ func documents(t *testing.T, name string, data []byte) []*unstructured.Unstructu
 	return objs
 }
 
+// installed returns the object of install.yaml with that kind and name.
+func installed(t *testing.T, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, u := range documents(t, "install.yaml", Install) {
+		if u.GetKind() == kind && u.GetName() == name {
+			return u
+		}
+	}
+	t.Fatalf("install.yaml has no %s %s", kind, name)
+	return nil
+}
+
 func TestInstallDecodes(t *testing.T) {
 	objs := documents(t, "install.yaml", Install)
 	if !bytes.HasPrefix(Install, []byte(installHeader)) {
 		t.Errorf("install.yaml does not start with %q", installHeader)
 	}
 
-	clusterScoped := []string{"Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+	clusterScoped := []string{"Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	var got []string
 	for _, u := range objs {
 		got = append(got, u.GetKind()+"/"+u.GetName())
@@ -142,17 +155,28 @@ func TestInstallDecodes(t *testing.T) {
 		"PodDisruptionBudget/keyless",
 		"Service/keyless-webhook",
 		"Service/keyless-metrics",
+		"NetworkPolicy/keyless",
 		"Issuer/keyless-selfsigned",
+		"Certificate/keyless-ca",
+		"Issuer/keyless-ca",
 		"Certificate/keyless-webhook-cert",
 		"MutatingWebhookConfiguration/keyless",
+		"ValidatingAdmissionPolicy/keyless-finalizer",
+		"ValidatingAdmissionPolicyBinding/keyless-finalizer",
+		"ValidatingAdmissionPolicy/keyless-own-writes",
+		"ValidatingAdmissionPolicyBinding/keyless-own-writes",
+		"Role/keyless-records",
+		"RoleBinding/keyless-records",
+		"ClusterRole/keyless-metrics-auth",
+		"ClusterRoleBinding/keyless-metrics-auth",
 		"ConfigMap/keyless-policy",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("install.yaml has no %s; it has %v", want, got)
 		}
 	}
-	if len(got) != 14 {
-		t.Errorf("install.yaml has %d objects, want 14: %v", len(got), got)
+	if len(got) != 25 {
+		t.Errorf("install.yaml has %d objects, want 25: %v", len(got), got)
 	}
 
 	for _, u := range objs {
@@ -214,8 +238,8 @@ func TestWebhookConfiguration(t *testing.T) {
 	if c.APIVersion != "admissionregistration.k8s.io/v1" || c.Kind != "MutatingWebhookConfiguration" || c.Name != "keyless" {
 		t.Errorf("got %s %s %q, want admissionregistration.k8s.io/v1 MutatingWebhookConfiguration \"keyless\"", c.APIVersion, c.Kind, c.Name)
 	}
-	if got := c.Annotations["cert-manager.io/inject-ca-from"]; got != "keyless-system/keyless-webhook-cert" {
-		t.Errorf("annotation cert-manager.io/inject-ca-from = %q, want keyless-system/keyless-webhook-cert", got)
+	if got := c.Annotations["cert-manager.io/inject-ca-from"]; got != "keyless-system/keyless-ca" {
+		t.Errorf("annotation cert-manager.io/inject-ca-from = %q, want keyless-system/keyless-ca", got)
 	}
 	if len(c.Webhooks) != 2 {
 		t.Fatalf("%d webhooks, want 2 (mutate.keyless.dev, onboarded.keyless.dev)", len(c.Webhooks))

@@ -69,22 +69,43 @@ func TestInstallManifestAppliesToARealAPIServer(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-		"Deployment", "PodDisruptionBudget", "Service", "Issuer", "Certificate", "MutatingWebhookConfiguration"} {
+		"Deployment", "PodDisruptionBudget", "Service", "NetworkPolicy", "Issuer", "Certificate",
+		"MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
 		if kinds[k] == 0 {
 			t.Errorf("install.yaml has no %s", k)
 		}
 	}
 
+	// As the API server stores them: the injected CA is a CA, and it signs
+	// the serving certificate (see deploy/base/certificate.yaml).
 	wh := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	if err := c.Get(context.Background(), client.ObjectKey{Name: "keyless"}, wh); err != nil {
 		t.Fatalf("reading the applied webhook configuration: %v", err)
 	}
-	if wh.Annotations["cert-manager.io/inject-ca-from"] != "keyless-system/keyless-webhook-cert" {
-		t.Errorf("webhook configuration lacks the CA-injection annotation: %v", wh.Annotations)
+	injected := wh.Annotations["cert-manager.io/inject-ca-from"]
+	if injected != "keyless-system/keyless-ca" {
+		t.Errorf("the webhook configuration injects the CA of %q, want keyless-system/keyless-ca: %v", injected, wh.Annotations)
 	}
-	cert := &unstructured.Unstructured{}
-	cert.SetGroupVersionKind(schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"})
-	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "keyless-system", Name: "keyless-webhook-cert"}, cert); err != nil {
-		t.Errorf("reading the applied Certificate: %v", err)
+	ca := certManagerObject(t, c, "Certificate", "keyless-ca")
+	if isCA, _, _ := unstructured.NestedBool(ca.Object, "spec", "isCA"); !isCA {
+		t.Error("Certificate keyless-ca is not a CA")
 	}
+	leaf := certManagerObject(t, c, "Certificate", "keyless-webhook-cert")
+	issuerName, _, _ := unstructured.NestedString(leaf.Object, "spec", "issuerRef", "name")
+	issuer := certManagerObject(t, c, "Issuer", issuerName)
+	caSecret, _, _ := unstructured.NestedString(ca.Object, "spec", "secretName")
+	if s, _, _ := unstructured.NestedString(issuer.Object, "spec", "ca", "secretName"); s == "" || s != caSecret {
+		t.Errorf("the serving certificate's Issuer %s signs with Secret %q, want the CA's %q", issuerName, s, caSecret)
+	}
+}
+
+// certManagerObject reads a cert-manager.io/v1 object of keyless-system.
+func certManagerObject(t *testing.T, c client.Client, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: kind})
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "keyless-system", Name: name}, u); err != nil {
+		t.Fatalf("reading the applied %s %s: %v", kind, name, err)
+	}
+	return u
 }
