@@ -1,5 +1,10 @@
 # syntax=docker/dockerfile:1
 
+# Base images are referenced by tag until their digests are written here, as
+# golang:1.26@sha256:<digest of the multi-platform index> (docker buildx
+# imagetools inspect golang:1.26 shows it); `make check-digests` fails until
+# every image, this file's and deploy/'s, is pinned by digest.
+
 # Builder: compiles on the build machine's platform and cross-compiles to the
 # target one (docker buildx build --platform linux/amd64,linux/arm64 .).
 FROM --platform=$BUILDPLATFORM golang:1.26 AS builder

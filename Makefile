@@ -36,6 +36,10 @@ test: control-plane ## Run vet, the format check, unit tests, fuzz seeds and the
 manifests: ## Render deploy/install.yaml from deploy/base.
 	$(GO) test ./deploy -run TestInstallManifestInSync -update
 
+.PHONY: check-digests
+check-digests: ## Fail unless the Dockerfile's and deploy/install.yaml's images are pinned by digest (before a release).
+	$(GO) test ./deploy -run TestImagesPinnedByDigest -count=1 -require-digests
+
 .PHONY: fuzz
 fuzz: ## Run each fuzzer for FUZZTIME (default 5m); their seeds run in `make test`.
 	$(GO) test ./pkg/annotations -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
