@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/record"
 )
 
 // fakeCluster replaces the cluster connection of `keyless status` for one
@@ -20,8 +21,8 @@ func fakeCluster(t *testing.T, sas ...corev1.ServiceAccount) *[]string {
 	var asked []string
 	saved := newStatusLister
 	t.Cleanup(func() { newStatusLister = saved })
-	newStatusLister = func(string) (statusLister, string, error) {
-		return func(_ context.Context, namespace string) ([]corev1.ServiceAccount, error) {
+	newStatusLister = func(string, string) (statusLister, string, error) {
+		return func(_ context.Context, namespace string) ([]corev1.ServiceAccount, []record.Entry, error) {
 			asked = append(asked, namespace)
 			var out []corev1.ServiceAccount
 			for _, sa := range sas {
@@ -29,7 +30,7 @@ func fakeCluster(t *testing.T, sas ...corev1.ServiceAccount) *[]string {
 					out = append(out, sa)
 				}
 			}
-			return out, nil
+			return out, nil, nil
 		}, "shop", nil
 	}
 	return &asked

@@ -3,11 +3,15 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -15,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -37,6 +42,9 @@ type CloudReconciler struct {
 	Workers int
 	// Resync, when set, queues the ServiceAccounts sent on it.
 	Resync <-chan event.GenericEvent
+	// Timeout bounds one reconcile (0: none), so that a cloud that never
+	// answers cannot hold a worker.
+	Timeout time.Duration
 }
 
 // SetupWithManager registers the controller, named cloud-<cloud>.
@@ -46,8 +54,13 @@ func (r *CloudReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.ServiceAccount{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return concerns(o, r.Cloud)
 		}), ignoreOwnWrites)).
+		// A namespace's labels select policy rules, and a new namespace
+		// takes the identities named after it back from the namespaces
+		// whose names start like it: re-check at once, not at the resync.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceChanged),
+			builder.WithPredicates(namespacePredicate)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Workers), RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
-			250*time.Millisecond, time.Minute)})
+			250*time.Millisecond, time.Minute), ReconciliationTimeout: r.Timeout})
 	if r.Resync != nil {
 		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
@@ -58,14 +71,68 @@ func (r *CloudReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *CloudReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	sa := &corev1.ServiceAccount{}
 	if err := r.Client.Get(ctx, req.NamespacedName, sa); apierrors.IsNotFound(err) {
-		return reconcile.Result{}, nil
+		setConnectionState(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name}}, r.Cloud, nil)
+		return r.gone(ctx, req.NamespacedName, "")
 	} else if err != nil {
 		return reconcile.Result{}, fmt.Errorf("reading ServiceAccount %s: %w", req, err)
 	}
 	if !concerns(sa, r.Cloud) {
-		return reconcile.Result{}, nil
+		// Queued by the sweep: a record names this ServiceAccount, which
+		// may be a new one of the same name that connects nothing.
+		return r.gone(ctx, req.NamespacedName, sa.UID)
 	}
 	return r.Syncer.Sync(ctx, sa)
+}
+
+// namespacePredicate passes created namespaces and label changes.
+var namespacePredicate = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return true },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld != nil && e.ObjectNew != nil && !maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+	},
+}
+
+// namespaceChanged queues the ServiceAccounts of r.Cloud in the namespace,
+// and in every namespace whose name starts its name (a new namespace
+// "team-prod" owns identities "team-prod-*" that "team" may hold).
+func (r *CloudReconciler) namespaceChanged(ctx context.Context, o client.Object) []reconcile.Request {
+	nss := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, nss); err != nil {
+		log.FromContext(ctx).Error(err, "listing namespaces after a namespace change")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, ns := range nss.Items {
+		if !strings.HasPrefix(o.GetName(), ns.Name) {
+			continue
+		}
+		sas := &corev1.ServiceAccountList{}
+		if err := r.Client.List(ctx, sas, client.InNamespace(ns.Name)); err != nil {
+			log.FromContext(ctx).Error(err, "listing ServiceAccounts after a namespace change", "namespace", ns.Name)
+			continue
+		}
+		for i := range sas.Items {
+			if concerns(&sas.Items[i], r.Cloud) {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&sas.Items[i])})
+			}
+		}
+	}
+	return out
+}
+
+// goneHandler ends the recorded objects of a ServiceAccount that is gone or
+// connects nothing (CloudSyncer.Gone).
+type goneHandler interface {
+	Gone(ctx context.Context, key types.NamespacedName, uid types.UID) (reconcile.Result, error)
+}
+
+func (r *CloudReconciler) gone(ctx context.Context, key types.NamespacedName, uid types.UID) (reconcile.Result, error) {
+	if g, ok := r.Syncer.(goneHandler); ok {
+		return g.Gone(ctx, key, uid)
+	}
+	return reconcile.Result{}, nil
 }
 
 // connectionKeys are the annotations that name each cloud's identity.

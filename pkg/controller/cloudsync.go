@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,6 +20,7 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/policy"
+	"github.com/keyless-dev/keyless/pkg/record"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -42,11 +44,15 @@ type CloudSyncer struct {
 	Options  annotations.Options
 	// Providers holds the configured clouds; a cloud not in it is off.
 	Providers map[cloud.Name]cloud.Provider
+	// Records keeps the list of cloud objects Keyless made or adopted; it
+	// is required.
+	Records *record.Store
 	// Resync is the mean period of drift repair; each requeue is jittered by ±10%.
 	Resync time.Duration
-	// RestartWorkloads restarts the workloads of a ServiceAccount whose AWS
-	// or Azure connection first became ready: those clouds inject
-	// credentials only when a pod is created.
+	// RestartWorkloads restarts the workloads of a ServiceAccount when the
+	// credentials a new AWS or Azure pod would get differ from those its
+	// running pods got: those clouds inject credentials only when a pod is
+	// created.
 	RestartWorkloads bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -100,36 +106,28 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 		}
 	}
 
-	subject := cloud.Subject{Namespace: sa.Namespace, Name: sa.Name}
-	violations, err := s.evaluatePolicy(ctx, sa, conns)
+	rules, err := s.rulesFor(ctx, sa, conns)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	changes := map[string]*string{}
 	var transient error
-	becameReady := false
+	restart := false
 	for _, c := range s.clouds() {
-		before := readStatus(sa.Annotations, c)
-		var after *Status
-		var err error
-		if v := enforcedFor(violations, c, conns); v != nil {
-			after, err = s.refuse(ctx, sa, c, subject, conns, before, v)
-		} else {
-			after, err = s.syncCloud(ctx, sa, c, subject, conns, before, changes)
-		}
+		r := &run{s: s, c: c, sa: sa, subject: cloud.Subject{Namespace: sa.Namespace, Name: sa.Name},
+			conns: conns, rules: rules, before: readStatus(sa.Annotations, c), changes: changes}
+		after, err := r.sync(ctx)
 		if err != nil && !cloud.Permanent(err) {
 			transient = errors.Join(transient, err)
 		}
 		switch {
-		case after == nil && before != nil:
+		case after == nil && r.before != nil:
 			changes[statusKeys[c]] = nil
 		case after != nil:
 			changes[statusKeys[c]] = encodeStatus(after)
 		}
 		setConnectionState(sa, c, after)
-		if after != nil && after.State == StateReady && (before == nil || before.State != StateReady) && c != cloud.GCP {
-			becameReady = true
-		}
+		restart = restart || needsRestart(c, r.before, after)
 	}
 	if !conns.Empty() || len(statusesOf(changes, sa)) > 0 {
 		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
@@ -147,7 +145,7 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	if becameReady && s.RestartWorkloads {
+	if restart && s.RestartWorkloads {
 		s.restartWorkloads(ctx, sa)
 	}
 	if transient != nil {
@@ -156,149 +154,334 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 	return reconcile.Result{RequeueAfter: s.jitter()}, nil
 }
 
-// syncCloud handles one cloud: removes what an old identity left behind,
-// then ensures the wanted one. It returns the new status (nil: none).
-func (s *CloudSyncer) syncCloud(ctx context.Context, sa *corev1.ServiceAccount, c cloud.Name, subject cloud.Subject,
-	conns annotations.Connections, before *Status, changes map[string]*string) (*Status, error) {
-	want, wanted := connectionFor(c, subject, conns)
-	identity := identityOf(c, conns)
-	p := s.Providers[c]
+// run is one reconcile of one cloud's side of one ServiceAccount.
+type run struct {
+	s       *CloudSyncer
+	c       cloud.Name
+	sa      *corev1.ServiceAccount
+	subject cloud.Subject
+	conns   annotations.Connections
+	rules   *rules
+	// before is the status on record; nil when none.
+	before *Status
+	// changes collects the annotation writes of all clouds.
+	changes map[string]*string
+}
 
-	// An identity that changed or went away: its object goes first (AWS
-	// updates the one association of the ServiceAccount in place instead).
-	if before != nil && before.Identity != "" && (!wanted || (before.Identity != identity && c != cloud.AWS)) {
-		if err := s.removeRecorded(ctx, sa, c, subject, conns.Retain, before, p); err != nil {
-			return s.failed(sa, c, before.Identity, before, err), err
-		}
-		before = nil
+// sync handles one cloud, in order: retire the objects of identities no
+// longer wanted, check the policy, record the intent, call the cloud, and
+// return the status to write (nil: none).
+func (r *run) sync(ctx context.Context) (*Status, error) {
+	want, wanted := connectionFor(r.c, r.subject, r.conns)
+	identity := identityOf(r.c, r.conns)
+	if wanted && r.sa.Name == "default" {
+		// Every pod that names no ServiceAccount runs as "default".
+		return r.refuse(ctx, identity, &policy.Violation{Rule: "default-service-account", Mode: policy.Enforce,
+			Message: "Keyless does not connect a namespace's \"default\" ServiceAccount, which every pod that names " +
+				"no ServiceAccount shares; annotate the workload instead, or a ServiceAccount made for it"}, true)
 	}
+	records, err := r.recorded(ctx)
+	if err != nil {
+		return r.failed(identity, err), err
+	}
+	// A switch removes the previous identity's object at once; a
+	// connection that went away keeps it only under an allowed retain.
+	// AWS updates the ServiceAccount's one association in place instead,
+	// so its old records are dropped after the Ensure below.
 	if !wanted {
+		if err := r.retireAll(ctx, records); err != nil {
+			return r.failed(r.before.identity(), err), err
+		}
 		return nil, nil
 	}
+	for _, e := range records {
+		if e.Identity == identity || r.c == cloud.AWS && !e.Adopted {
+			continue
+		}
+		if err := r.retire(ctx, e, false); err != nil {
+			return r.failed(e.Identity, err), err
+		}
+	}
+	if v := r.rules.enforcedFor(r.c); v != nil {
+		return r.refuse(ctx, identity, v, false)
+	}
+	p := r.s.Providers[r.c]
 	if p == nil {
-		st := &Status{State: StateDisabled, Reason: "NotConfigured", Identity: identity, LastSync: s.now(),
+		st := &Status{State: StateDisabled, Reason: "NotConfigured", Identity: identity, LastSync: r.s.now(),
 			Message: fmt.Sprintf("%s is not configured in Keyless, so this connection is not made; "+
-				"configure it (see keyless serve --help) or remove the annotation", cloudTitle(c))}
-		if before == nil || before.State != StateDisabled {
-			s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudDisabled, "Sync", "%s", st.Message)
+				"configure it (see keyless serve --help) or remove the annotation", cloudTitle(r.c))}
+		if r.before == nil || r.before.State != StateDisabled {
+			r.s.Recorder.Eventf(r.sa, nil, corev1.EventTypeWarning, ReasonCloudDisabled, "Sync", "%s", st.Message)
 		}
 		return st, nil
 	}
-	if before == nil || before.Identity == "" {
-		// Put the identity on record before the first cloud write for it
-		// (the webhook has usually done so at admission): if Keyless stops
-		// between that write and the status below and the connection is
-		// removed meanwhile, the record still names what to clean up.
-		intent := &Status{State: StatePending, Reason: "Connecting", Identity: identity, LastSync: s.now(),
-			Message: fmt.Sprintf("making the %s", cloudObject(c))}
-		if err := patchAnnotations(ctx, s.Client, sa, map[string]*string{statusKeys[c]: encodeStatus(intent)}); err != nil {
-			return nil, err
-		}
-	}
 	hash := fingerprint(want)
-	if before != nil {
-		want.KnownID = before.ID
-	}
-	if before != nil && before.State == StateReady && before.Hash == hash && s.now().Sub(before.LastSync) < s.Resync/2 {
+	if b := r.before; b != nil && b.Identity == identity && b.State == StateReady && b.Hash == hash &&
+		recordedFor(records, identity) && between(r.s.now().Sub(b.LastSync), 0, r.s.Resync/2) {
 		// Synced moments ago (this reconcile is for another cloud or
 		// another change): the next resync checks for drift.
-		return before, nil
+		return b, nil
 	}
-	r, err := p.Ensure(ctx, want)
+	// The intent goes on record before the first cloud write for it, so
+	// that an object is found again whatever happens to the ServiceAccount.
+	rec, first, err := r.intent(ctx, records, identity)
 	if err != nil {
-		return s.failed(sa, c, identity, before, err), err
+		return r.failed(identity, err), err
 	}
-	st := &Status{State: StateReady, Reason: string(r.Action), Identity: identity, ID: r.ID, Hash: hash, LastSync: s.now(),
-		Message: fmt.Sprintf("%s %s", cloudObject(c), actionWord(r.Action))}
-	if reason := actionReason(r.Action); reason != "" {
-		s.event(ctx, sa, corev1.EventTypeNormal, reason, "%s %s for %s: %s", cloudObject(c), actionWord(r.Action), identity, r.ID)
+	if r.before != nil && r.before.Identity == identity {
+		want.KnownID = r.before.ID
 	}
-	if c == cloud.Azure {
-		s.recordClientID(sa, conns, r.ClientID, changes)
+	res, err := p.Ensure(ctx, want)
+	if err != nil {
+		return r.failed(identity, err), err
+	}
+	if err := r.recordResult(ctx, rec, first, res); err != nil {
+		return r.failed(identity, err), err
+	}
+	if r.c == cloud.AWS {
+		for _, e := range records {
+			if e.Identity != identity {
+				if err := r.s.Records.Delete(ctx, e); err != nil {
+					return r.failed(identity, err), err
+				}
+			}
+		}
+	}
+	action := res.Action
+	if action == cloud.Adopted && !rec.Adopted {
+		action = cloud.Unchanged // made by an earlier attempt of Keyless's whose answer was lost
+	}
+	st := &Status{State: StateReady, Reason: string(action), Identity: identity, ID: res.ID, Hash: hash,
+		LastSync: r.s.now(), Adopted: rec.Adopted, Served: served(r.c, identity, res.ClientID, r.before),
+		Message: fmt.Sprintf("%s %s", cloudObject(r.c), actionWord(action))}
+	if reason := actionReason(action); reason != "" {
+		r.s.event(ctx, r.sa, corev1.EventTypeNormal, reason, "%s %s for %s: %s", cloudObject(r.c), actionWord(action), identity, res.ID)
+	}
+	if r.c == cloud.Azure {
+		r.s.recordClientID(r.sa, r.conns, res.ClientID, r.changes)
 	}
 	return st, nil
 }
 
-func (s *CloudSyncer) failed(sa *corev1.ServiceAccount, c cloud.Name, identity string, before *Status, err error) *Status {
+func between(d, lo, hi time.Duration) bool { return d >= lo && d < hi }
+
+// recorded returns the records of this cloud's objects for the
+// ServiceAccount, plus the identity of a status that has none (written by
+// the webhook at admission, or by an older version of Keyless), which may
+// still name an object.
+func (r *run) recorded(ctx context.Context) ([]record.Entry, error) {
+	var out []record.Entry
+	out, err := r.s.Records.For(ctx, string(r.c), r.subject.Namespace, r.subject.Name)
+	if err != nil {
+		return nil, err
+	}
+	if b := r.before; b != nil && b.Identity != "" && !recordedFor(out, b.Identity) {
+		e := record.Entry{Cloud: string(r.c), Namespace: r.subject.Namespace, ServiceAccount: r.subject.Name,
+			Identity: b.Identity, ID: b.ID, Adopted: b.Adopted, Synthetic: true}
+		if b.ID != "" || b.State == StateReady {
+			// Made by an older version of Keyless: put it on record.
+			e.Synthetic = false
+			if r.sa != nil {
+				e.UID = string(r.sa.UID)
+			}
+			if err := r.s.Records.Put(ctx, &e); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func recordedFor(records []record.Entry, identity string) bool {
+	for _, e := range records {
+		if e.Identity == identity {
+			return true
+		}
+	}
+	return false
+}
+
+// intent writes the record of the wanted identity's object, or brings it up
+// to date (a new ServiceAccount of the same name, a changed retain). first
+// says no record existed: nothing was written to the cloud for it yet.
+func (r *run) intent(ctx context.Context, records []record.Entry, identity string) (*record.Entry, bool, error) {
+	retain := r.conns.Retain && r.rules.retainAllowed
+	for i := range records {
+		e := &records[i]
+		if e.Identity != identity || e.Synthetic {
+			continue
+		}
+		if e.UID != string(r.sa.UID) || e.Retain != retain || e.Retained {
+			e.UID, e.Retain, e.Retained = string(r.sa.UID), retain, false
+			if err := r.s.Records.Put(ctx, e); err != nil {
+				return nil, false, err
+			}
+		}
+		return e, false, nil
+	}
+	// No record, so no write yet (recorded has put an older status's
+	// object on record): what Ensure finds now was there before Keyless.
+	e := &record.Entry{Cloud: string(r.c), Namespace: r.subject.Namespace, ServiceAccount: r.subject.Name,
+		UID: string(r.sa.UID), Identity: identity, Retain: retain}
+	return e, true, r.s.Records.Put(ctx, e)
+}
+
+// recordResult stores the object's ID and whether it was adopted: only the
+// answer to a first Ensure can say so, since a later one finds what an
+// earlier attempt of Keyless's made.
+func (r *run) recordResult(ctx context.Context, e *record.Entry, first bool, res cloud.Result) error {
+	adopted := e.Adopted || (first && res.Action == cloud.Adopted)
+	if e.ID == res.ID && e.Adopted == adopted {
+		return nil
+	}
+	e.ID, e.Adopted = res.ID, adopted
+	return r.s.Records.Put(ctx, e)
+}
+
+// retire ends one recorded object: an adopted one is left alone; one whose
+// connection went away with an allowed retain is kept, on record; any
+// other is removed from the cloud. Then its record goes.
+func (r *run) retire(ctx context.Context, e record.Entry, gone bool) error {
+	if gone && r.keep(e) {
+		if !e.Retained {
+			e.Retained = true
+			if err := r.s.Records.Put(ctx, &e); err != nil {
+				return err
+			}
+			r.s.Recorder.Eventf(r.sa, nil, corev1.EventTypeNormal, ReasonCloudRetained, "Delete",
+				"%s for %s kept (keyless.dev/deletion-policy: retain); it stays on record in the cluster: %s",
+				cloudObject(r.c), e.Identity, e.ID)
+		}
+		return nil
+	}
+	if err := r.s.removeObject(ctx, r.sa, r.c, r.subject, e); err != nil {
+		return err
+	}
+	if e.Synthetic {
+		return nil
+	}
+	return r.s.Records.Delete(ctx, e)
+}
+
+// retireAll retires the objects of a connection that went away. An object
+// of a cloud that is no longer configured stays on record, to be removed
+// once it is configured again, and holds nothing up.
+func (r *run) retireAll(ctx context.Context, records []record.Entry) error {
+	for _, e := range records {
+		err := r.retire(ctx, e, true)
+		if errors.Is(err, cloud.ErrNotEnabled) && r.sa != nil {
+			r.s.Recorder.Eventf(r.sa, nil, corev1.EventTypeWarning, ReasonCloudDisabled, "Delete", "%s", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keep reports whether a retained object stays: retain was asked for and
+// the policy allows it (retain in the namespace, and the identity), or
+// the object was retained before and the policy says to report, not
+// remove, what it no longer allows.
+func (r *run) keep(e record.Entry) bool {
+	if e.Synthetic || !(e.Retain || e.Retained || r.conns.Retain) {
+		return false
+	}
+	if r.rules.retainAllowed && r.rules.identityAllowed(r.c, e.Identity) {
+		return true
+	}
+	return e.Retained && r.rules.existing != policy.Remove
+}
+
+func (r *run) failed(identity string, err error) *Status {
 	state := StatePending
 	if cloud.Permanent(err) {
 		state = StateError
 	}
-	st := &Status{State: state, Reason: cloud.Outcome(cloud.Result{}, err), Identity: identity, LastSync: s.now(),
+	st := &Status{State: state, Reason: cloud.Outcome(cloud.Result{}, err), Identity: identity, LastSync: r.s.now(),
 		Message: err.Error()}
-	if before != nil {
-		st.ID = before.ID
-		if before.Identity != "" && before.Identity != identity {
-			// Still holding the old object: remember it for the next attempt.
-			st.Identity = before.Identity
+	if b := r.before; b != nil {
+		st.Served, st.Adopted = b.served(), b.Adopted
+		if b.Identity == identity {
+			st.ID = b.ID
 		}
 	}
-	if before == nil || before.Message != st.Message {
-		s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Sync", "%s: %s", cloudTitle(c), err)
+	if r.before == nil || r.before.Message != st.Message {
+		r.s.Recorder.Eventf(r.sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Sync", "%s: %s", cloudTitle(r.c), err)
 	}
 	return st
 }
 
-// removeRecorded removes the cloud object recorded in st, unless retained.
-func (s *CloudSyncer) removeRecorded(ctx context.Context, sa *corev1.ServiceAccount, c cloud.Name, subject cloud.Subject,
-	retain bool, st *Status, p cloud.Provider) error {
-	if retain {
-		s.Recorder.Eventf(sa, nil, corev1.EventTypeNormal, ReasonCloudRetained, "Delete",
-			"%s for %s kept (keyless.dev/deletion-policy: retain): %s", cloudObject(c), st.Identity, st.ID)
+// removeObject deletes one recorded object from the cloud, unless Keyless
+// did not make it (adopted).
+func (s *CloudSyncer) removeObject(ctx context.Context, regarding runtime.Object, c cloud.Name, subject cloud.Subject, e record.Entry) error {
+	if e.Adopted {
+		s.Recorder.Eventf(regarding, nil, corev1.EventTypeNormal, ReasonCloudRetained, "Delete",
+			"%s for %s left in place: it existed before Keyless connected the ServiceAccount (adopted)", cloudObject(c), e.Identity)
 		return nil
 	}
+	p := s.Providers[c]
 	if p == nil {
-		s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudDisabled, "Delete",
-			"%s is not configured in Keyless, so its %s for %s (%s) cannot be removed; remove it by hand",
-			cloudTitle(c), cloudObject(c), st.Identity, st.ID)
-		return nil
+		// Kept on record: removed once the cloud is configured again.
+		return fmt.Errorf("%w: %s is not configured in Keyless, so its %s for %s (%s) cannot be removed; "+
+			"configure it again, or remove the object by hand and then its record", cloud.ErrNotEnabled,
+			cloudTitle(c), cloudObject(c), e.Identity, e.ID)
 	}
-	conn, ok := connectionFromStatus(c, subject, st, s.Options)
+	conn, ok := connectionFromStatus(c, subject, &Status{Identity: e.Identity}, s.Options)
 	if !ok {
 		return nil
 	}
-	conn.KnownID = st.ID
-	r, err := p.Remove(ctx, conn)
+	conn.KnownID = e.ID
+	res, err := p.Remove(ctx, conn)
 	switch {
 	case errors.Is(err, cloud.ErrNotFound):
 		// The identity itself is gone, and with it anything Keyless made on it.
 		return nil
 	case err != nil:
-		return fmt.Errorf("removing the %s for %s: %w", cloudObject(c), st.Identity, err)
-	case r.Action == cloud.Deleted:
-		s.event(ctx, sa, corev1.EventTypeNormal, ReasonCloudDeleted, "%s for %s deleted: %s", cloudObject(c), st.Identity, r.ID)
+		return fmt.Errorf("removing the %s for %s: %w", cloudObject(c), e.Identity, err)
+	case res.Action == cloud.Deleted:
+		if sa, ok := regarding.(*corev1.ServiceAccount); ok {
+			s.event(ctx, sa, corev1.EventTypeNormal, ReasonCloudDeleted, "%s for %s deleted: %s", cloudObject(c), e.Identity, res.ID)
+		} else {
+			s.Recorder.Eventf(regarding, nil, corev1.EventTypeNormal, ReasonCloudDeleted, "Delete",
+				"%s for %s of %s/%s deleted: %s", cloudObject(c), e.Identity, subject.Namespace, subject.Name, res.ID)
+		}
 	}
 	return nil
 }
 
 // finalize removes every recorded cloud object of s's clouds and their
 // statuses, then the finalizer once no status of any cloud is left (with one
-// syncer per cloud, the last one to finish removes it). A status is written
-// before any cloud object is made, so no status left means no object left.
-// It never blocks on an object that is already gone or a cloud that is off.
+// syncer per cloud, the last one to finish removes it). It never blocks on
+// an object that is already gone. A cloud that is no longer configured
+// keeps its records (the sweep removes the objects once it is back) and
+// does not hold the deletion.
 func (s *CloudSyncer) finalize(ctx context.Context, sa *corev1.ServiceAccount, conns annotations.Connections) (reconcile.Result, error) {
 	if !controllerutil.ContainsFinalizer(sa, annotations.Finalizer) {
 		return reconcile.Result{}, nil
 	}
-	subject := cloud.Subject{Namespace: sa.Namespace, Name: sa.Name}
+	rules, err := s.rulesFor(ctx, sa, conns)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	var errs error
 	done := map[string]*string{}
 	for _, c := range s.clouds() {
-		st := readStatus(sa.Annotations, c)
-		if st == nil || st.Identity == "" {
-			// No record (a ServiceAccount admitted without the webhook, and
-			// a crash before the controller's own record): remove what the
-			// annotation names, found by listing.
-			if identity := identityOf(c, conns); identity != "" {
-				st = &Status{Identity: identity}
-			} else {
-				if _, ok := sa.Annotations[statusKeys[c]]; ok {
-					done[statusKeys[c]] = nil
-				}
-				continue
-			}
+		r := &run{s: s, c: c, sa: sa, subject: cloud.Subject{Namespace: sa.Namespace, Name: sa.Name},
+			conns: conns, rules: rules, before: readStatus(sa.Annotations, c)}
+		if (r.before == nil || r.before.Identity == "") && identityOf(c, conns) != "" {
+			// No record in the status (admitted without the webhook, and
+			// a crash before the controller's own): what the annotation
+			// names, found by listing.
+			r.before = &Status{Identity: identityOf(c, conns)}
 		}
-		if err := s.removeRecorded(ctx, sa, c, subject, conns.Retain, st, s.Providers[c]); err != nil {
+		records, err := r.recorded(ctx)
+		if err == nil {
+			err = r.retireAll(ctx, records)
+		}
+		if err != nil {
 			s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Delete", "%s", err)
 			errs = errors.Join(errs, err)
 			continue

@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/record"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -310,6 +311,8 @@ func TestSyncIdentityChange(t *testing.T) {
 		wantID    string // the status identity after the Sync
 		wantErr   bool
 		wantEvent string // the prefix of one wanted event
+		// wantRecords are the identities on record afterwards; nil: not checked.
+		wantRecords []string
 	}{
 		{
 			name:  "azure: the old credential goes first",
@@ -330,14 +333,15 @@ func TestSyncIdentityChange(t *testing.T) {
 			wantEvent: "Normal " + ReasonCloudCreated,
 		},
 		{
-			name:  "aws: a failed update keeps the old role, whose association is still there",
+			name:  "aws: a failed update keeps the old role on record, whose association is still there",
 			cloud: cloud.AWS,
 			annots: kv(annotations.KeyAWSRole, roleB,
 				annotations.KeyStatusAWS, readyStatus(awsConn(roleARole), roleA, time.Minute)),
-			ensure:    answer(cloud.Result{}, fmt.Errorf("role payments: %w", cloud.ErrNotFound)),
-			wantOps:   []string{"Ensure " + roleB},
-			wantState: StateError, wantID: roleA,
-			wantEvent: "Warning " + ReasonCloudFailed,
+			ensure:      answer(cloud.Result{}, fmt.Errorf("role payments: %w", cloud.ErrNotFound)),
+			wantOps:     []string{"Ensure " + roleB},
+			wantState:   StateError, wantID: roleB,
+			wantEvent:   "Warning " + ReasonCloudFailed,
+			wantRecords: []string{roleA, roleB},
 		},
 		{
 			name:  "gcp: the old member goes first",
@@ -357,13 +361,17 @@ func TestSyncIdentityChange(t *testing.T) {
 			wantState: StateReady, wantID: azIDB,
 		},
 		{
-			name:  "azure: retained, not removed",
+			// Retain applies when a connection goes away, never to a switch:
+			// otherwise one ServiceAccount gathers identities that no
+			// status names.
+			name:  "azure: a switch removes the old credential even with retain",
 			cloud: cloud.Azure,
 			annots: kv(annotations.KeyAzureIdentity, azB, annotations.KeyDeletionPolicy, "retain",
 				annotations.KeyStatusAzure, readyStatus(azAConn, azIDA, time.Minute)),
-			wantOps:   []string{"Ensure " + azIDB},
-			wantState: StateReady, wantID: azIDB,
-			wantEvent: "Normal " + ReasonCloudRetained,
+			wantOps:     []string{"Remove " + azIDA, "Ensure " + azIDB},
+			wantState:   StateReady, wantID: azIDB,
+			wantEvent:   "Normal " + ReasonCloudDeleted,
+			wantRecords: []string{azIDB},
 		},
 		{
 			name:  "azure: a transient Remove failure keeps the old identity and retries",
@@ -419,6 +427,12 @@ func TestSyncIdentityChange(t *testing.T) {
 			}
 			if evs := f.events(); tt.wantEvent != "" && countEvents(evs, tt.wantEvent) == 0 {
 				t.Errorf("events %q, want one %q", evs, tt.wantEvent)
+			}
+			if tt.wantRecords != nil {
+				want := slices.Sorted(slices.Values(tt.wantRecords))
+				if got := f.recorded(tt.cloud); !slices.Equal(got, want) {
+					t.Errorf("records %q, want %q", got, want)
+				}
 			}
 		})
 	}
@@ -1017,41 +1031,39 @@ func TestSyncKnownID(t *testing.T) {
 	}
 }
 
-// TestIdentityOnRecordBeforeTheCloudWrite: when Ensure runs, the stored
-// ServiceAccount already names the identity, whether the webhook recorded
-// it at admission or the controller had to; then a crash before the final
-// status cannot leave an object nobody knows of.
+// TestIdentityOnRecordBeforeTheCloudWrite: when Ensure runs, a record in
+// Keyless's namespace already names the identity and the ServiceAccount's
+// UID, whatever the status says; then a crash before the final status
+// cannot leave an object nobody knows of.
 func TestIdentityOnRecordBeforeTheCloudWrite(t *testing.T) {
 	pending := annotations.PendingStatus(gsaA)
 	tests := []struct {
-		name      string
-		annots    map[string]string
-		wantWrite bool // the ServiceAccount is written before Ensure
+		name   string
+		annots map[string]string
 	}{
-		{"recorded at admission", kv(annotations.KeyGCPServiceAccount, gsaA, annotations.KeyStatusGCP, pending), false},
-		{"admitted without the webhook", kv(annotations.KeyGCPServiceAccount, gsaA), true},
+		{"recorded at admission", kv(annotations.KeyGCPServiceAccount, gsaA, annotations.KeyStatusGCP, pending)},
+		{"admitted without the webhook", kv(annotations.KeyGCPServiceAccount, gsaA)},
 		{"switched from another identity", kv(annotations.KeyGCPServiceAccount, gsaA,
-			annotations.KeyStatusGCP, readyStatus(cloud.Connection{Subject: subject, GCP: &annotations.GCPServiceAccount{Email: gsaB}}, gsaB, time.Hour)), true},
+			annotations.KeyStatusGCP, readyStatus(cloud.Connection{Subject: subject, GCP: &annotations.GCPServiceAccount{Email: gsaB}}, gsaB, time.Hour))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newSyncFixture(t, allClouds, serviceAccount(tt.annots, annotations.Finalizer))
-			rv := f.sa().ResourceVersion
-			var seen *Status
-			var written bool
+			sa := serviceAccount(tt.annots, annotations.Finalizer)
+			sa.UID = "uid-1"
+			f := newSyncFixture(t, allClouds, sa)
+			var seen []record.Entry
 			f.provs[cloud.GCP].ensure = func(c cloud.Connection) (cloud.Result, error) {
-				sa := f.sa()
-				seen, written = readStatus(sa.Annotations, cloud.GCP), sa.ResourceVersion != rv
+				seen = f.records(cloud.GCP)
 				return cloud.Result{Action: cloud.Created, ID: objectID(c)}, nil
 			}
 			if _, err := f.sync(); err != nil {
 				t.Fatal(err)
 			}
-			if seen == nil || seen.Identity != gsaA {
-				t.Fatalf("status at Ensure time %+v, want identity %s on record", seen, gsaA)
+			if len(seen) != 1 || seen[0].Identity != gsaA || seen[0].UID != "uid-1" {
+				t.Fatalf("records at Ensure time %+v, want one for %s of uid-1", seen, gsaA)
 			}
-			if written != tt.wantWrite {
-				t.Errorf("ServiceAccount written before Ensure: %t, want %t", written, tt.wantWrite)
+			if got := f.records(cloud.GCP); len(got) != 1 || got[0].ID != objectID(gsaAConn) {
+				t.Errorf("records after the sync %+v, want one with the object ID", got)
 			}
 			if st := cloudStatus(t, f.sa(), cloud.GCP); st.State != StateReady || st.Identity != gsaA {
 				t.Errorf("final status %+v, want Ready for %s", st, gsaA)

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/record"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -111,6 +113,8 @@ func answer(r cloud.Result, err error) func(cloud.Connection) (cloud.Result, err
 
 // Test fixture values.
 const (
+	recordsNS = "keyless-system"
+
 	testNS = "shop"
 	testSA = "orders"
 )
@@ -146,6 +150,7 @@ func newFakeClient(objs ...client.Object) client.Client {
 	for _, k := range workload.Kinds {
 		b = b.WithIndex(k.New(), workload.IndexServiceAccount, indexByServiceAccount)
 	}
+	b = b.WithIndex(&corev1.ConfigMap{}, record.IndexSubject, record.IndexValue)
 	return b.Build()
 }
 
@@ -167,6 +172,7 @@ func newSyncFixture(t *testing.T, configured []cloud.Name, objs ...client.Object
 	}
 	f.s = &CloudSyncer{
 		Client: f.c, Recorder: f.rec, Options: syncOpts, Providers: providers,
+		Records: &record.Store{Client: f.c, Namespace: recordsNS},
 		Resync: syncResync, Now: func() time.Time { return f.now },
 	}
 	return f
@@ -215,6 +221,26 @@ func (f *syncFixture) deleteSA() {
 	if sa := f.sa(); sa == nil || sa.DeletionTimestamp.IsZero() {
 		f.t.Fatal("the ServiceAccount should be terminating, held by its finalizer")
 	}
+}
+
+// records lists the records of testNS/testSA's objects on cloud c.
+func (f *syncFixture) records(c cloud.Name) []record.Entry {
+	f.t.Helper()
+	got, err := f.s.Records.For(context.Background(), string(c), testNS, testSA)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return got
+}
+
+// recorded lists the identities on record for cloud c, sorted.
+func (f *syncFixture) recorded(c cloud.Name) []string {
+	var out []string
+	for _, e := range f.records(c) {
+		out = append(out, e.Identity)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // events drains the recorded events.

@@ -16,13 +16,21 @@ import (
 //	keyless_connections{cloud,state}
 //	    connections known to the controller by cloud and state (Ready,
 //	    Pending, Error, CloudDisabled).
+//	keyless_orphans_removed_total{cloud}
+//	    cloud objects removed by the sweep because their ServiceAccount went
+//	    away, was replaced, or no longer connects to them.
+var orphansRemoved = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "keyless_orphans_removed_total",
+	Help: "Cloud objects removed because their ServiceAccount was gone.",
+}, []string{"cloud"})
+
 var connectionsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Name: "keyless_connections",
 	Help: "Connections by cloud and state.",
 }, []string{"cloud", "state"})
 
 func init() {
-	metrics.Registry.MustRegister(connectionsGauge)
+	metrics.Registry.MustRegister(connectionsGauge, orphansRemoved)
 }
 
 type connKey struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -21,32 +22,48 @@ const StatePolicyViolation = "PolicyViolation"
 // ReasonPolicyViolation is the Event reason of a refused connection.
 const ReasonPolicyViolation = "PolicyViolation"
 
-// evaluatePolicy re-checks the policy before any cloud write: objects
-// admitted while the webhook was down, made before Keyless was installed,
-// or made illegal by a policy change are caught here.
-func (s *CloudSyncer) evaluatePolicy(ctx context.Context, sa *corev1.ServiceAccount, conns annotations.Connections) ([]policy.Violation, error) {
-	if s.Policy == nil || conns.Empty() {
-		return nil, nil
+// rules is what the policy in force says about one ServiceAccount, worked
+// out once per reconcile.
+type rules struct {
+	p *policy.Policy // nil: no policy checks
+	// in is the evaluation input, for checking recorded identities too.
+	in         policy.Input
+	violations []policy.Violation
+	// retainAllowed: the namespace may keep objects with deletion-policy retain.
+	retainAllowed bool
+	existing      policy.ExistingViolations
+}
+
+// rulesFor re-checks the policy before any cloud write: objects admitted
+// while the webhook was down, made before Keyless was installed, or made
+// illegal by a policy change are caught here.
+func (s *CloudSyncer) rulesFor(ctx context.Context, sa *corev1.ServiceAccount, conns annotations.Connections) (*rules, error) {
+	return s.rulesIn(ctx, sa.Namespace, sa.Name, conns, true)
+}
+
+func (s *CloudSyncer) rulesIn(ctx context.Context, namespace, name string, conns annotations.Connections, count bool) (*rules, error) {
+	r := &rules{retainAllowed: true, existing: policy.Report}
+	if s.Policy == nil {
+		return r, nil
 	}
-	p := s.Policy()
-	if p == nil {
-		return nil, nil
+	if r.p = s.Policy(); r.p == nil {
+		r.p = policy.Default()
 	}
-	labels, err := workload.NamespaceLabels(ctx, s.Client, sa.Namespace)
+	labels, err := workload.NamespaceLabels(ctx, s.Client, namespace)
 	if err != nil {
 		return nil, err
 	}
-	self := sa.Namespace + "/" + sa.Name
+	names, err := namespacesWithPrefix(ctx, s, namespace)
+	if err != nil {
+		return nil, err
+	}
+	self := namespace + "/" + name
 	var lookupErr error
-	vs := p.Evaluate(policy.Input{
-		Namespace: sa.Namespace, NamespaceLabels: labels, ServiceAccount: sa.Name,
+	r.in = policy.Input{
+		Namespace: namespace, NamespaceLabels: labels, ServiceAccount: name,
 		Connections: conns, Cluster: s.Cluster,
 		Namespaces: func(prefix string) []string {
-			got, err := workload.Namespaces(ctx, s.Client, prefix)
-			if err != nil {
-				lookupErr = err
-			}
-			return got
+			return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, prefix) })
 		},
 		OtherBindings: func(key string) []string {
 			got, err := workload.Bindings(ctx, s.Client, key)
@@ -55,51 +72,118 @@ func (s *CloudSyncer) evaluatePolicy(ctx context.Context, sa *corev1.ServiceAcco
 			}
 			return slices.DeleteFunc(got, func(b string) bool { return b == self })
 		},
-	})
+	}
+	r.retainAllowed = r.p.RetainAllowed(namespace, labels)
+	r.existing = r.p.ExistingViolations()
+	if !conns.Empty() {
+		r.violations = r.p.Evaluate(r.in)
+	}
 	if lookupErr != nil {
 		return nil, lookupErr
 	}
-	for _, v := range vs {
-		policystore.RecordViolation(v, "reconcile")
+	if count {
+		for _, v := range r.violations {
+			policystore.RecordViolation(v, "reconcile")
+		}
 	}
-	return vs, nil
+	return r, nil
+}
+
+// namespacesWithPrefix lists the cached namespaces whose names start with
+// prefix, for the policy's namespace ownership.
+func namespacesWithPrefix(ctx context.Context, s *CloudSyncer, prefix string) ([]string, error) {
+	list := &corev1.NamespaceList{}
+	if err := s.Client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	var out []string
+	for _, ns := range list.Items {
+		if strings.HasPrefix(ns.Name, prefix) {
+			out = append(out, ns.Name)
+		}
+	}
+	return out, nil
 }
 
 // enforcedFor returns the first enforce-mode violation that concerns cloud
-// c of conns: one about that cloud's identity, or one about the namespace.
-func enforcedFor(vs []policy.Violation, c cloud.Name, conns annotations.Connections) *policy.Violation {
-	if _, ok := connectionFor(c, cloud.Subject{}, conns); !ok {
-		return nil
-	}
-	for i, v := range vs {
-		if v.Mode == policy.Enforce && (v.Cloud == string(c) || v.Cloud == "") {
-			return &vs[i]
+// c: one about that cloud's identity, or one about the namespace. A retain
+// the policy does not allow refuses nothing here: the object is simply not
+// kept when the connection goes away.
+func (r *rules) enforcedFor(c cloud.Name) *policy.Violation {
+	for i, v := range r.violations {
+		if v.Mode == policy.Enforce && v.Rule != policy.RuleAllowRetain && (v.Cloud == string(c) || v.Cloud == "") {
+			return &r.violations[i]
 		}
 	}
 	return nil
 }
 
-// refuse records a policy violation instead of a cloud write. A binding
-// that exists already is reported and no longer repaired, or removed when
-// the policy says existingViolations: remove.
-func (s *CloudSyncer) refuse(ctx context.Context, sa *corev1.ServiceAccount, c cloud.Name, subject cloud.Subject,
-	conns annotations.Connections, before *Status, v *policy.Violation) (*Status, error) {
-	st := &Status{State: StatePolicyViolation, Reason: v.Rule, Identity: identityOf(c, conns), LastSync: s.now(),
-		Message: fmt.Sprintf("refused by policy: %s", v.Message)}
-	if before != nil && before.ID != "" {
-		st.ID, st.Identity = before.ID, before.Identity
-		if s.Policy().ExistingViolations() == policy.Remove {
-			if err := s.removeRecorded(ctx, sa, c, subject, conns.Retain, before, s.Providers[c]); err != nil {
-				return st, err
-			}
-			st.ID = ""
-			st.Message += "; the existing cloud object was removed (existingViolations: remove)"
-		} else {
-			st.Message += "; the existing cloud object is kept but no longer repaired (existingViolations: report)"
+// identityAllowed reports whether the policy allows the ServiceAccount to
+// hold identity (as a status records it) on cloud c, for a retained object.
+func (r *rules) identityAllowed(c cloud.Name, identity string) bool {
+	if r.p == nil {
+		return true
+	}
+	conn, ok := connectionFromStatus(c, cloud.Subject{}, &Status{Identity: identity}, annotations.Options{})
+	if !ok {
+		return false
+	}
+	in := r.in
+	in.Connections = annotations.Connections{Settings: annotations.Settings{Retain: true}}
+	switch {
+	case conn.AWS != nil:
+		in.Connections.AWS = &conn.AWS.Role
+	case conn.Azure != nil:
+		in.Connections.Azure = conn.Azure
+	case conn.GCP != nil:
+		in.Connections.GCP = conn.GCP
+	}
+	for _, v := range r.p.Evaluate(in) {
+		if v.Mode == policy.Enforce && v.Rule != policy.RuleAllowRetain {
+			return false
 		}
 	}
-	if before == nil || before.State != StatePolicyViolation || before.Message != st.Message {
-		s.event(ctx, sa, corev1.EventTypeWarning, ReasonPolicyViolation, "%s: %s", cloudTitle(c), st.Message)
+	return true
+}
+
+// refuse records a policy violation instead of a cloud write. An object
+// made earlier for the identity is reported and no longer repaired, or
+// removed when the policy says existingViolations: remove (or always, with
+// remove set).
+func (r *run) refuse(ctx context.Context, identity string, v *policy.Violation, remove bool) (*Status, error) {
+	st := &Status{State: StatePolicyViolation, Reason: v.Rule, Identity: identity, LastSync: r.s.now(),
+		Message: fmt.Sprintf("refused by policy: %s", v.Message)}
+	if b := r.before; b != nil {
+		st.Served, st.Adopted = b.served(), b.Adopted
+	}
+	records, err := r.recorded(ctx)
+	if err != nil {
+		return r.failed(identity, err), err
+	}
+	kept := 0
+	for _, e := range records {
+		if e.Identity != identity && r.c != cloud.AWS {
+			continue // retired by sync before it asked the policy
+		}
+		if remove || r.rules.existing == policy.Remove {
+			if err := r.retire(ctx, e, false); err != nil {
+				return st, err
+			}
+			continue
+		}
+		kept++
+		if e.Identity == identity {
+			st.ID = e.ID
+		}
+	}
+	switch {
+	case kept > 0:
+		st.Message += "; the existing cloud object is kept but no longer repaired (existingViolations: report)"
+	case len(records) > 0:
+		st.Message += "; the existing cloud object was removed"
+	}
+	if r.before == nil || r.before.State != StatePolicyViolation || r.before.Message != st.Message {
+		r.s.event(ctx, r.sa, corev1.EventTypeWarning, ReasonPolicyViolation, "%s: %s", cloudTitle(r.c), st.Message)
 	}
 	return st, nil
 }

@@ -63,6 +63,14 @@ func wanted(users []workload.User, opts annotations.Options) (want map[string]st
 					want[k] = v
 				}
 			}
+			if ci == 1 {
+				// The resource group is spelled out, so that the copy does
+				// not depend on --azure-resource-group: removing that
+				// default later must not make the ServiceAccount invalid.
+				if rg := parsed[first].Annotations()[annotations.KeyAzureResourceGroup]; rg != "" {
+					want[annotations.KeyAzureResourceGroup] = rg
+				}
+			}
 		}
 	}
 	return want, hold, problems

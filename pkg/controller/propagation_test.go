@@ -171,7 +171,15 @@ func TestPropagation(t *testing.T) {
 			name:    "a workload dropped the Azure client ID",
 			users:   []workload.User{deployment("orders", kAz, "orders-api")},
 			current: m(kAz, "orders-api", kCID, clientID, kProp, "azure-client-id,azure-identity"),
-			want:    m(kAz, "orders-api", kProp, "azure-identity"),
+			want:    m(kAz, "orders-api", kRG, "shop-rg", kProp, "azure-identity,azure-resource-group"),
+		},
+		{
+			// Removing --azure-resource-group later must not leave the
+			// ServiceAccount with annotations that no longer parse.
+			name:    "the default resource group is spelled out",
+			users:   []workload.User{deployment("orders", kAz, "orders-api")},
+			current: nil,
+			want:    m(kAz, "orders-api", kRG, "shop-rg", kProp, "azure-identity,azure-resource-group"),
 		},
 		{
 			name:    "a listed key someone deleted leaves the list",
@@ -257,7 +265,7 @@ func TestWantedCopiesFromTheFirstAgreeingWorkload(t *testing.T) {
 	if len(hold) > 0 || len(problems) > 0 {
 		t.Fatalf("hold %v, problems %q; want none", hold, problems)
 	}
-	if exp := m(kAz, "orders-api", kAWS, role); !maps.Equal(want, exp) {
+	if exp := m(kAz, "orders-api", kRG, "shop-rg", kAWS, role); !maps.Equal(want, exp) {
 		t.Errorf("wanted = %v, want %v", want, exp)
 	}
 }

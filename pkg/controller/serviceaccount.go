@@ -162,6 +162,9 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 		return reconcile.Result{}, r.create(ctx, req, users, want, problems)
 	}
 
+	if err := r.adoptUsers(ctx, sa, users); err != nil {
+		return reconcile.Result{}, err
+	}
 	changes, conflicts := annotationChanges(sa.Annotations, want, hold)
 	for _, p := range append(problems, conflicts...) {
 		r.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonConflict, "Propagate", "%s", p)
@@ -180,11 +183,52 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 	return r.Syncer.Sync(ctx, sa)
 }
 
+// adoptUsers makes every current user of a ServiceAccount that Keyless
+// created one of its owners. Owned by the first users only, it would be
+// garbage-collected, with its cloud binding, when they go while later
+// users (Jobs of one generateName, a CronJob beside a Deployment) still
+// run as it. Owners are only added: the garbage collector drops those that
+// are deleted, and deletes the ServiceAccount with the last.
+func (r *ServiceAccountReconciler) adoptUsers(ctx context.Context, sa *corev1.ServiceAccount, users []workload.User) error {
+	if sa.Labels[managedByLabel] != managedByKeyless || !sa.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	refs := ownerRefs(sa.OwnerReferences, users)
+	if len(refs) == len(sa.OwnerReferences) {
+		return nil
+	}
+	orig := sa.DeepCopy()
+	sa.OwnerReferences = refs
+	if err := r.Client.Patch(ctx, sa, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("adding the users of ServiceAccount %s/%s as its owners: %w", sa.Namespace, sa.Name, err)
+	}
+	return nil
+}
+
+// ownerRefs returns have with an owner reference added for each user that
+// has none.
+func ownerRefs(have []metav1.OwnerReference, users []workload.User) []metav1.OwnerReference {
+	out := slices.Clone(have)
+	for _, u := range users {
+		if u.UID == "" || slices.ContainsFunc(out, func(o metav1.OwnerReference) bool { return string(o.UID) == u.UID }) {
+			continue
+		}
+		out = append(out, metav1.OwnerReference{APIVersion: ownerGVK(u.Kind), Kind: u.Kind, Name: u.Name, UID: types.UID(u.UID)})
+	}
+	return out
+}
+
+// The label on the ServiceAccounts Keyless creates.
+const (
+	managedByLabel   = "app.kubernetes.io/managed-by"
+	managedByKeyless = "keyless"
+)
+
 func (r *ServiceAccountReconciler) create(ctx context.Context, req reconcile.Request, users []workload.User,
 	want map[string]string, problems []string) error {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 		Name: req.Name, Namespace: req.Namespace, Annotations: map[string]string{},
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "keyless"},
+		Labels: map[string]string{managedByLabel: managedByKeyless},
 	}}
 	var keys []string
 	for k, v := range want {
@@ -192,11 +236,7 @@ func (r *ServiceAccountReconciler) create(ctx context.Context, req reconcile.Req
 		keys = append(keys, strings.TrimPrefix(k, annotations.Prefix))
 	}
 	sa.Annotations[annotations.KeyPropagated] = annotations.FormatList(keys)
-	for _, u := range users {
-		gvk := ownerGVK(u.Kind)
-		sa.OwnerReferences = append(sa.OwnerReferences, metav1.OwnerReference{
-			APIVersion: gvk, Kind: u.Kind, Name: u.Name, UID: types.UID(u.UID)})
-	}
+	sa.OwnerReferences = ownerRefs(nil, users)
 	if err := r.Client.Create(ctx, sa); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("ServiceAccount %s appeared while creating it; retrying: %w", req, err)

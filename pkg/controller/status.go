@@ -39,6 +39,70 @@ type Status struct {
 	Hash     string    `json:"hash,omitempty"`
 	Message  string    `json:"message,omitempty"`
 	LastSync time.Time `json:"lastSync"`
+	// Adopted: the object existed before Keyless ensured it; Keyless never
+	// removes it.
+	Adopted bool `json:"adopted,omitempty"`
+	// Served names the credentials that the ServiceAccount's pods were last
+	// given (the identity, and for Azure its client ID): the workloads are
+	// restarted when a new pod would get other ones, never after an error
+	// or a refusal that changed nothing.
+	Served string `json:"served,omitempty"`
+}
+
+// served returns what s says pods were given. A status written before
+// Served existed with an object ID (or Ready) counts as served, so that an
+// upgrade restarts nothing.
+func (s *Status) served() string {
+	if s == nil {
+		return ""
+	}
+	if s.Served == "" && (s.State == StateReady || s.ID != "") {
+		return s.Identity
+	}
+	return s.Served
+}
+
+// identity is s.Identity, "" for a nil status.
+func (s *Status) identity() string {
+	if s == nil {
+		return ""
+	}
+	return s.Identity
+}
+
+// served is what a ready connection gives new pods.
+func served(c cloud.Name, identity, clientID string, before *Status) string {
+	if c == cloud.Azure {
+		if clientID == "" && before != nil && before.Identity == identity {
+			if _, cid, ok := strings.Cut(before.served(), "|"); ok {
+				clientID = cid
+			}
+		}
+		if clientID != "" {
+			return identity + "|" + clientID
+		}
+	}
+	return identity
+}
+
+// needsRestart reports whether the running pods of the ServiceAccount hold
+// other credentials than new pods would get: the connection became ready
+// for the first time or for another identity or client ID. GKE's metadata
+// server serves a changed identity to running pods; EKS and Azure inject
+// credentials only at pod creation.
+func needsRestart(c cloud.Name, before, after *Status) bool {
+	if c == cloud.GCP || after == nil || after.State != StateReady {
+		return false
+	}
+	prev := before.served()
+	if prev == after.Served {
+		return false
+	}
+	// A status from before Served existed records the identity alone.
+	if before != nil && before.Served == "" && strings.HasPrefix(after.Served, prev+"|") {
+		return false
+	}
+	return true
 }
 
 var statusKeys = map[cloud.Name]string{

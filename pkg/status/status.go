@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/controller"
+	"github.com/keyless-dev/keyless/pkg/record"
 )
 
 // StateUnknown is shown when a status annotation does not decode.
@@ -61,10 +62,19 @@ var clouds = []cloud{
 // recorded a status for yet.
 const NoStatusMessage = "no status yet: the controller has not synced this connection"
 
+// StateRetained is the state of a cloud object kept after its connection
+// went away (keyless.dev/deletion-policy: retain), from Keyless's records.
+const StateRetained = "Retained"
+
+// RetainedMessage is the message of a retained object's row.
+const RetainedMessage = "kept after its connection went away (deletion-policy: retain); " +
+	"on record in Keyless's namespace, revoked when the policy no longer allows it (existingViolations: remove)"
+
 // Rows returns a row per cloud connection (a connection annotation or a
-// status annotation) of the ServiceAccounts, ordered by namespace, name
-// and cloud (AWS, Azure, GCP). ServiceAccounts without either have none.
-func Rows(sas []corev1.ServiceAccount) []Row {
+// status annotation) of the ServiceAccounts, and one per retained cloud
+// object among records, ordered by namespace, name and cloud (AWS, Azure,
+// GCP). ServiceAccounts without either have none.
+func Rows(sas []corev1.ServiceAccount, records []record.Entry) []Row {
 	sorted := slices.Clone(sas)
 	slices.SortFunc(sorted, func(a, b corev1.ServiceAccount) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -98,6 +108,17 @@ func Rows(sas []corev1.ServiceAccount) []Row {
 			rows = append(rows, r)
 		}
 	}
+	for _, e := range records {
+		if e.Retained {
+			rows = append(rows, Row{Namespace: e.Namespace, ServiceAccount: e.ServiceAccount, Cloud: e.Cloud,
+				Identity: e.Identity, State: StateRetained, ID: e.ID, Message: RetainedMessage})
+		}
+	}
+	order := map[string]int{"aws": 0, "azure": 1, "gcp": 2}
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.ServiceAccount, b.ServiceAccount),
+			cmp.Compare(order[a.Cloud], order[b.Cloud]))
+	})
 	return rows
 }
 

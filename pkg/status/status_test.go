@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/record"
 	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/status"
 )
@@ -83,7 +84,7 @@ func fixture(t *testing.T) []corev1.ServiceAccount {
 }
 
 func TestGolden(t *testing.T) {
-	rows := status.Rows(fixture(t))
+	rows := status.Rows(fixture(t), nil)
 	var table, js bytes.Buffer
 	if err := status.WriteTable(&table, rows, now); err != nil {
 		t.Fatal(err)
@@ -105,8 +106,27 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// A retained object stays visible, even after its ServiceAccount is gone:
+// a tenant cannot hide a grant from the cluster's records.
+func TestRetainedObjectsAreListed(t *testing.T) {
+	records := []record.Entry{
+		{Cloud: "gcp", Namespace: "shop", ServiceAccount: "gone", Identity: "shop-x@p.iam.gserviceaccount.com", ID: "m", Retained: true},
+		{Cloud: "aws", Namespace: "shop", ServiceAccount: "orders", Identity: "shop-orders", ID: "a-1"}, // live: its status shows it
+	}
+	rows := status.Rows([]corev1.ServiceAccount{serviceAccount("shop", "orders", annotations.KeyAWSRole, "shop-orders")}, records)
+	if len(rows) != 2 {
+		t.Fatalf("rows %+v, want the connection and the retained object", rows)
+	}
+	if r := rows[0]; r.ServiceAccount != "gone" || r.State != status.StateRetained || r.Cloud != "gcp" || r.ID != "m" {
+		t.Errorf("first row %+v, want the retained GCP member of shop/gone", r)
+	}
+	if r := rows[1]; r.ServiceAccount != "orders" || r.State == status.StateRetained {
+		t.Errorf("second row %+v, want the live connection of shop/orders", r)
+	}
+}
+
 func TestEmpty(t *testing.T) {
-	rows := status.Rows([]corev1.ServiceAccount{serviceAccount("shop", "plain", "other/key", "x")})
+	rows := status.Rows([]corev1.ServiceAccount{serviceAccount("shop", "plain", "other/key", "x")}, nil)
 	var js bytes.Buffer
 	if err := status.WriteJSON(&js, rows); err != nil {
 		t.Fatal(err)

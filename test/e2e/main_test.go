@@ -27,7 +27,7 @@ var (
 )
 
 // allowAll is a policy that allows every identity, written out on purpose.
-const allowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules: []\n"
+const allowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  allowRetain: {}\n  rules: []\n"
 
 // assetsDir is $KUBEBUILDER_ASSETS or the folder hack/control-plane.sh fills.
 func assetsDir() string {

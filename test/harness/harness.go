@@ -30,7 +30,7 @@ import (
 )
 
 // AllowAll is a ConnectionPolicy that allows every identity.
-const AllowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules: []\n"
+const AllowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  allowRetain: {}\n  rules: []\n"
 
 // Harness is a control plane, the simulators and what a keyless child
 // process needs to run against them.

@@ -1,0 +1,456 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/cloud"
+	"github.com/keyless-dev/keyless/pkg/policy"
+)
+
+// Attacks by a tenant who may edit ServiceAccounts in one namespace, tried
+// against the controller with its records. Each is a row of
+// docs/security.md's attack table.
+
+// testPolicy parses a policy whose spec is given as YAML lines.
+func testPolicy(t *testing.T, spec ...string) func() *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse([]byte("apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  " +
+		strings.Join(spec, "\n  ") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() *policy.Policy { return p }
+}
+
+// setAnnotations replaces testNS/testSA's annotations, keeping the statuses.
+func (f *syncFixture) setAnnotations(annots map[string]string) {
+	f.t.Helper()
+	sa := f.sa()
+	for k, v := range sa.Annotations {
+		if strings.HasPrefix(k, annotations.Prefix+"status-") {
+			annots[k] = v
+		}
+	}
+	sa.Annotations = annots
+	if err := f.c.Update(context.Background(), sa); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *syncFixture) mustSync() {
+	f.t.Helper()
+	if _, err := f.sync(); err != nil {
+		f.t.Fatalf("Sync: %v", err)
+	}
+}
+
+// gone runs the reconcile the sweep queues for testNS/testSA, which no
+// longer exists or is another one that connects nothing.
+func (f *syncFixture) gone() {
+	f.t.Helper()
+	for _, c := range allClouds {
+		one := *f.s
+		one.Clouds = []cloud.Name{c}
+		r := &CloudReconciler{Client: f.c, Cloud: c, Syncer: &one}
+		if _, err := r.Reconcile(context.Background(), reconcile.Request{
+			NamespacedName: types.NamespacedName{Namespace: testNS, Name: testSA}}); err != nil {
+			f.t.Fatalf("Reconcile %s: %v", c, err)
+		}
+	}
+}
+
+// removeSA deletes testNS/testSA the way a tenant can: finalizer stripped
+// first, so Keyless never sees it terminate.
+func (f *syncFixture) removeSA() {
+	f.t.Helper()
+	sa := f.sa()
+	sa.Finalizers = nil
+	if err := f.c.Update(context.Background(), sa); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.c.Delete(context.Background(), sa); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// Switching identity A to B with deletion-policy retain, then removing the
+// connection, must not leave the ServiceAccount holding grants that nothing
+// in the cluster records.
+func TestAttackRetainAccumulatesGrants(t *testing.T) {
+	tests := []struct {
+		name        string
+		policy      []string
+		wantRemoved []string // Remove calls over the whole sequence
+		wantKept    []string // identities on record, retained, at the end
+	}{
+		{"retain not allowed (the default)", []string{"rules: []"}, []string{azIDA, azIDB}, nil},
+		{"retain allowed here", []string{"allowRetain: {names: [shop]}", "rules: []"}, []string{azIDA}, []string{azIDB}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAzureIdentity, azA)))
+			f.s.Policy = testPolicy(t, tt.policy...)
+			f.mustSync()
+			f.setAnnotations(kv(annotations.KeyAzureIdentity, azB, annotations.KeyDeletionPolicy, "retain"))
+			f.mustSync()
+			f.setAnnotations(kv())
+			f.mustSync()
+
+			var removed []string
+			for _, c := range f.provs[cloud.Azure].Calls() {
+				if c.Op == "Remove" {
+					removed = append(removed, connIdentity(c.Conn))
+				}
+			}
+			if !slices.Equal(removed, tt.wantRemoved) {
+				t.Errorf("removed %q, want %q", removed, tt.wantRemoved)
+			}
+			var kept []string
+			for _, e := range f.records(cloud.Azure) {
+				if !e.Retained {
+					t.Errorf("record %+v is not marked retained", e)
+				}
+				kept = append(kept, e.Identity)
+			}
+			if !slices.Equal(kept, tt.wantKept) {
+				t.Errorf("on record %q, want %q", kept, tt.wantKept)
+			}
+		})
+	}
+}
+
+// A retained object is revoked when the policy no longer allows it and says
+// existingViolations: remove, even after its ServiceAccount is gone.
+func TestAttackRetainedObjectRevokedByPolicy(t *testing.T) {
+	tests := []struct {
+		name       string
+		later      []string
+		wantRemove bool
+	}{
+		{"still allowed", []string{"allowRetain: {names: [shop]}", "rules: []"}, false},
+		{"no longer allowed, report", []string{"existingViolations: report", "rules: []"}, false},
+		{"no longer allowed, remove", []string{"existingViolations: remove", "rules: []"}, true},
+		{"identity no longer allowed, remove", []string{"existingViolations: remove", "allowRetain: {names: [shop]}",
+			"rules: [{name: other, azureIdentities: ['*/*/other-*']}]"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAzureIdentity, azA, annotations.KeyDeletionPolicy, "retain")))
+			f.s.Policy = testPolicy(t, "allowRetain: {names: [shop]}", "rules: []")
+			f.mustSync()
+			f.removeSA()
+			f.gone()
+			if got := f.recorded(cloud.Azure); !slices.Equal(got, []string{azIDA}) {
+				t.Fatalf("on record %q, want the retained %s", got, azIDA)
+			}
+			f.s.Policy = testPolicy(t, tt.later...)
+			f.gone()
+			removed := slices.Contains(f.provs[cloud.Azure].ops(), "Remove "+azIDA)
+			if removed != tt.wantRemove {
+				t.Errorf("removed = %t, want %t (calls %q)", removed, tt.wantRemove, f.provs[cloud.Azure].ops())
+			}
+			if onRecord := len(f.records(cloud.Azure)) > 0; onRecord == tt.wantRemove {
+				t.Errorf("still on record = %t, want %t", onRecord, !tt.wantRemove)
+			}
+		})
+	}
+}
+
+// A tenant deletes a connected ServiceAccount after stripping Keyless's
+// finalizer, or replaces it by a new one of the same name: the clouds key
+// their objects by namespace and name, so without the sweep the next
+// ServiceAccount of that name inherits the grant.
+func TestAttackOrphanByStrippedFinalizer(t *testing.T) {
+	for _, c := range allClouds {
+		t.Run(string(c), func(t *testing.T) {
+			annots := map[cloud.Name]map[string]string{
+				cloud.AWS: kv(annotations.KeyAWSRole, roleA), cloud.Azure: kv(annotations.KeyAzureIdentity, azA),
+				cloud.GCP: kv(annotations.KeyGCPServiceAccount, gsaA),
+			}[c]
+			sa := serviceAccount(annots)
+			sa.UID = "uid-1"
+			f := newSyncFixture(t, allClouds, sa)
+			f.mustSync()
+			if len(f.records(c)) != 1 {
+				t.Fatalf("records %+v, want one", f.records(c))
+			}
+			f.removeSA()
+			f.gone()
+			if ops := f.provs[c].ops(); len(ops) != 2 || !strings.HasPrefix(ops[1], "Remove ") {
+				t.Errorf("calls %q, want Ensure then Remove", ops)
+			}
+			if got := f.records(c); len(got) != 0 {
+				t.Errorf("records %+v left", got)
+			}
+			if evs := f.events(); countEvents(evs, "Warning "+ReasonOrphanRemoved) != 1 {
+				t.Errorf("events %q, want one %s", evs, ReasonOrphanRemoved)
+			}
+			f.gone() // a second sweep finds nothing
+			if n := len(f.provs[c].Calls()); n != 2 {
+				t.Errorf("%d calls after a second sweep, want 2", n)
+			}
+		})
+	}
+}
+
+func TestAttackRecreatedServiceAccountInheritsNothing(t *testing.T) {
+	tests := []struct {
+		name       string
+		newAnnots  map[string]string
+		wantRemove bool
+	}{
+		{"same name, no connection", kv(), true},
+		{"same name, another identity", kv(annotations.KeyGCPServiceAccount, gsaB), true},
+		{"same name, same identity: the object is the new one's", kv(annotations.KeyGCPServiceAccount, gsaA), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA))
+			old.UID = "uid-1"
+			f := newSyncFixture(t, allClouds, old)
+			f.mustSync()
+			f.removeSA()
+			fresh := serviceAccount(tt.newAnnots)
+			fresh.UID = "uid-2"
+			if err := f.c.Create(context.Background(), fresh); err != nil {
+				t.Fatal(err)
+			}
+			f.gone()
+			removed := slices.Contains(f.provs[cloud.GCP].ops(), "Remove "+gsaA)
+			if removed != tt.wantRemove {
+				t.Errorf("removed %s = %t, want %t (calls %q)", gsaA, removed, tt.wantRemove, f.provs[cloud.GCP].ops())
+			}
+			for _, e := range f.records(cloud.GCP) {
+				if e.UID != "uid-2" {
+					t.Errorf("record %+v still belongs to the old ServiceAccount", e)
+				}
+			}
+		})
+	}
+}
+
+// Annotating the namespace's "default" ServiceAccount directly, with the
+// webhook down or before it was installed, connects nothing, and what an
+// older version connected is removed.
+func TestAttackDefaultServiceAccountAtReconcile(t *testing.T) {
+	sa := serviceAccount(kv(annotations.KeyAWSRole, roleA, annotations.KeyStatusAWS,
+		readyStatus(awsConn(roleARole), roleA, time.Hour)))
+	sa.Name = "default"
+	f := newSyncFixture(t, allClouds, sa)
+	stored := func() *corev1.ServiceAccount {
+		o := &corev1.ServiceAccount{}
+		if err := f.c.Get(context.Background(), types.NamespacedName{Namespace: testNS, Name: "default"}, o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if _, err := f.s.Sync(context.Background(), stored()); err != nil {
+		t.Fatal(err)
+	}
+	if ops := f.provs[cloud.AWS].ops(); !slices.Equal(ops, []string{"Remove " + roleA}) {
+		t.Errorf("calls %q, want only the old association's removal", ops)
+	}
+	st := readStatus(stored().Annotations, cloud.AWS)
+	if st == nil || st.State != StatePolicyViolation || !strings.Contains(st.Message, `"default" ServiceAccount`) {
+		t.Errorf("status %+v, want a refusal that says why", st)
+	}
+}
+
+// GCP members (and other clouds' objects) that were there before Keyless
+// are adopted and never removed; but an object Keyless made itself, whose
+// answer was lost in a crash, is not mistaken for one.
+func TestAdoptedObjectsAreNeverRemoved(t *testing.T) {
+	tests := []struct {
+		name       string
+		annots     map[string]string
+		wantRemove bool
+	}{
+		{"there before Keyless", kv(annotations.KeyGCPServiceAccount, gsaA), false},
+		{"made by an earlier attempt whose status was lost", kv(annotations.KeyGCPServiceAccount, gsaA,
+			annotations.KeyStatusGCP, statusValue(Status{State: StatePending, Identity: gsaA, ID: objectID(gsaAConn)})), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSyncFixture(t, allClouds, serviceAccount(tt.annots))
+			f.provs[cloud.GCP].ensure = func(c cloud.Connection) (cloud.Result, error) {
+				return cloud.Result{Action: cloud.Adopted, ID: objectID(c)}, nil
+			}
+			f.mustSync()
+			if st := cloudStatus(t, f.sa(), cloud.GCP); st.Adopted == tt.wantRemove {
+				t.Errorf("status adopted = %t, want %t", st.Adopted, !tt.wantRemove)
+			}
+			f.setAnnotations(kv())
+			f.mustSync()
+			removed := slices.Contains(f.provs[cloud.GCP].ops(), "Remove "+gsaA)
+			if removed != tt.wantRemove {
+				t.Errorf("removed = %t, want %t", removed, tt.wantRemove)
+			}
+			if got := f.records(cloud.GCP); len(got) != 0 {
+				t.Errorf("records %+v left", got)
+			}
+		})
+	}
+}
+
+// Workloads restart exactly when new pods would get other credentials than
+// running ones: never after a transient error or a refusal that changed
+// nothing, nor on the first resync after an upgrade.
+func TestRestartOnlyWhenCredentialsChange(t *testing.T) {
+	type step struct {
+		annots      map[string]string // nil: unchanged
+		ensure      func(cloud.Connection) (cloud.Result, error)
+		policy      []string // nil: no policy
+		wantRestart bool
+	}
+	ready := func(cid string) func(cloud.Connection) (cloud.Result, error) {
+		return func(c cloud.Connection) (cloud.Result, error) {
+			return cloud.Result{Action: cloud.Unchanged, ID: objectID(c), ClientID: cid}, nil
+		}
+	}
+	throttled := answer(cloud.Result{}, fmt.Errorf("EKS: %w", cloud.ErrThrottled))
+	tests := []struct {
+		name  string
+		start map[string]string
+		steps []step
+	}{
+		{"a transient error and back", kv(annotations.KeyAWSRole, roleA), []step{
+			{wantRestart: true}, {ensure: throttled}, {ensure: ready("")},
+		}},
+		{"a policy refusal reverted", kv(annotations.KeyAWSRole, roleA), []step{
+			{wantRestart: true},
+			{policy: []string{"rules: [{name: none, awsRoles: []}]"}},
+			{policy: []string{"rules: []"}},
+		}},
+		{"an identity switch", kv(annotations.KeyAWSRole, roleA), []step{
+			{wantRestart: true}, {annots: kv(annotations.KeyAWSRole, roleB), wantRestart: true},
+		}},
+		{"an azure switch", kv(annotations.KeyAzureIdentity, azA), []step{
+			{ensure: ready(azCID), wantRestart: true},
+			{annots: kv(annotations.KeyAzureIdentity, azB), ensure: ready(azCIDOther), wantRestart: true},
+		}},
+		{"an azure client ID change", kv(annotations.KeyAzureIdentity, azA), []step{
+			{ensure: ready(azCID), wantRestart: true}, {ensure: ready(azCIDOther), wantRestart: true},
+			{ensure: ready(azCIDOther)},
+		}},
+		{"a status written before restarts were tracked", kv(annotations.KeyAzureIdentity, azA,
+			annotations.KeyStatusAzure, readyStatus(azAConn, azIDA, time.Hour)), []step{
+			{ensure: ready(azCID)},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			web := testDeployment("web", testSA, kv(annotations.KeyAWSRole, roleA))
+			f := newSyncFixture(t, allClouds, web, serviceAccount(tt.start))
+			f.s.RestartWorkloads = true
+			for i, s := range tt.steps {
+				f.now = syncNow.Add(time.Duration(i) * syncResync)
+				if s.annots != nil {
+					f.setAnnotations(s.annots)
+				}
+				f.s.Policy = nil
+				if s.policy != nil {
+					f.s.Policy = testPolicy(t, s.policy...)
+				}
+				for _, p := range f.provs {
+					p.ensure = s.ensure
+				}
+				_, _ = f.sync()
+				stamp := f.now.Format(time.RFC3339)
+				if got := restartedAt(t, f.c, web) == stamp; got != s.wantRestart {
+					t.Errorf("step %d: restarted = %t, want %t", i+1, got, s.wantRestart)
+				}
+			}
+		})
+	}
+}
+
+// Jobs from one generateName share their ServiceAccount: owned by the first
+// Job only, it would be garbage-collected, with its cloud binding, when that
+// Job goes, under the Jobs that still run as it.
+func TestCreatedServiceAccountOwnedByEveryUser(t *testing.T) {
+	ctx := context.Background()
+	connected := kv(annotations.KeyAWSRole, roleA)
+	first := testJob("migrate-abcde", "migrate", connected)
+	first.UID = "uid-first"
+	f := newSyncFixture(t, allClouds, first)
+	r := &ServiceAccountReconciler{Client: f.c, Recorder: f.rec, Options: syncOpts}
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: testNS, Name: "migrate"}}
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	second := testJob("migrate-fghij", "migrate", connected)
+	second.UID = "uid-second"
+	cron := testCronJob("migrate", "migrate", connected)
+	cron.UID = "uid-cron"
+	for _, o := range []client.Object{second, cron} {
+		if err := f.c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the second reconcile changes nothing
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa := &corev1.ServiceAccount{}
+	if err := f.c.Get(ctx, req.NamespacedName, sa); err != nil {
+		t.Fatal(err)
+	}
+	var owners []string
+	for _, o := range sa.OwnerReferences {
+		owners = append(owners, o.Kind+"/"+o.Name+"="+string(o.UID))
+	}
+	slices.Sort(owners)
+	want := []string{"CronJob/migrate=uid-cron", "Job/migrate-abcde=uid-first", "Job/migrate-fghij=uid-second"}
+	if !slices.Equal(owners, want) {
+		t.Errorf("owners %q, want %q", owners, want)
+	}
+}
+
+// A namespace created after a connection was admitted takes back the
+// identities named after it, and label changes select other rules: both
+// reach the controller at once, not at the next resync.
+func TestNamespaceChangesQueueTheirServiceAccounts(t *testing.T) {
+	ns := func(name string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	}
+	sa := func(namespace, name string, annots map[string]string) *corev1.ServiceAccount {
+		return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Annotations: annots}}
+	}
+	c := newFakeClient(ns("team"), ns("team-prod"), ns("teamx"), ns("other"),
+		sa("team", "app", kv(annotations.KeyAWSRole, "team-prod-admin")),
+		sa("team", "plain", nil),
+		sa("team", "gcp-only", kv(annotations.KeyGCPServiceAccount, gsaA)),
+		sa("team-prod", "api", kv(annotations.KeyAWSRole, "team-prod-api")),
+		sa("other", "x", kv(annotations.KeyAWSRole, "other-x")))
+	r := &CloudReconciler{Client: c, Cloud: cloud.AWS}
+	var got []string
+	for _, req := range r.namespaceChanged(context.Background(), ns("team-prod")) {
+		got = append(got, req.String())
+	}
+	slices.Sort(got)
+	if want := []string{"team-prod/api", "team/app"}; !slices.Equal(got, want) {
+		t.Errorf("queued %q, want %q", got, want)
+	}
+	upd := event.UpdateEvent{ObjectOld: ns("team"), ObjectNew: &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: "team", Labels: map[string]string{"keyless.dev/onboarded": "true"}}}}
+	if !namespacePredicate.Update(upd) {
+		t.Error("a label change is not passed on")
+	}
+	if namespacePredicate.Update(event.UpdateEvent{ObjectOld: ns("team"), ObjectNew: ns("team")}) {
+		t.Error("an update without a label change is passed on")
+	}
+}
