@@ -173,7 +173,7 @@ func newSyncFixture(t *testing.T, configured []cloud.Name, objs ...client.Object
 	f.s = &CloudSyncer{
 		Client: f.c, Recorder: f.rec, Options: syncOpts, Providers: providers,
 		Records: &record.Store{Client: f.c, Namespace: recordsNS},
-		Resync: syncResync, Now: func() time.Time { return f.now },
+		Resync:  syncResync, Now: func() time.Time { return f.now },
 	}
 	return f
 }
