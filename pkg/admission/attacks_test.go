@@ -187,3 +187,24 @@ func TestRestartedAtCarriedOverOnReplace(t *testing.T) {
 		})
 	}
 }
+
+// Adding deletion-policy: retain to an existing connection is judged like
+// a new connection: the policy decides who may keep objects.
+func TestAttackRetainAddedByUpdate(t *testing.T) {
+	p, err := policy.Parse([]byte("apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := serviceAccount("app", annotations.KeyAWSRole, ns+"-api")
+	retained := serviceAccount("app", annotations.KeyAWSRole, ns+"-api", annotations.KeyDeletionPolicy, "retain")
+	h := newHandler(nil)
+	h.Policy = func() *policy.Policy { return p }
+	resp := decodeResponse(t, post(h, withOld(t, admissionReview(t, "UPDATE", retained), plain)), testUID)
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "allowRetain") {
+		t.Errorf("allowed = %t (%+v), want a denial naming allowRetain", resp.Allowed, resp.Result)
+	}
+	resp = decodeResponse(t, post(h, withOld(t, admissionReview(t, "UPDATE", retained), retained)), testUID)
+	if !resp.Allowed {
+		t.Errorf("an update that leaves an earlier retain alone is denied: %+v", resp.Result)
+	}
+}

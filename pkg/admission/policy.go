@@ -78,8 +78,13 @@ func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef
 	return errs, nil
 }
 
-// onlyChanged keeps the connections of now that before did not have.
+// onlyChanged keeps the connections of now that before did not have, and
+// all of them when the update asks to retain them: whether the namespace
+// may keep objects beyond its connections is the policy's to judge.
 func onlyChanged(now, before annotations.Connections) annotations.Connections {
+	if now.Retain && !before.Retain {
+		return now
+	}
 	if now.AWS.Same(before.AWS) && now.AWSTargetRole.Same(before.AWSTargetRole) {
 		now.AWS, now.AWSTargetRole = nil, nil
 	}
