@@ -28,7 +28,7 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 
 	if c.AWSRegion != "" {
 		o := aws.Options{ClusterName: c.ClusterName, Region: c.AWSRegion, Endpoint: c.AWSEndpoint, Limiter: limit(c.AWSQPS),
-			Timeout: c.CloudTimeout}
+			AccountID: c.AWSAccountID, Timeout: c.CloudTimeout}
 		if anonymous {
 			o.Credentials = awssdk.AnonymousCredentials{}
 		}
