@@ -149,8 +149,8 @@ func (r *Rule) evaluate(c *compiledRule, e *evaluation) []Violation {
 				continue
 			}
 			if others := in.OtherBindings(key); len(others) > 0 {
-				add(cloud, "%s is already bound by %s %s; a cloud identity may be bound by one ServiceAccount only",
-					describeIdentity(cloud, conns, in.Cluster), plural(len(others), "ServiceAccount"), quoteList(others))
+				add(cloud, "%s is already bound by %s; a cloud identity may be bound by one ServiceAccount only",
+					describeIdentity(cloud, conns, in.Cluster), describeBindings(in.Namespace, others))
 			}
 		}
 	}
@@ -345,6 +345,32 @@ func IdentityKey(cloud string, c annotations.Connections, cl Cluster) string {
 		return "gcp:" + lower(c.GCP.Email)
 	}
 	return ""
+}
+
+// describeBindings names the ServiceAccounts ("namespace/name") of
+// namespace and counts those of other namespaces: a denial goes to a
+// tenant, who may not read other namespaces.
+func describeBindings(namespace string, others []string) string {
+	var here []string
+	elsewhere := 0
+	for _, o := range others {
+		if strings.HasPrefix(o, namespace+"/") {
+			here = append(here, o)
+		} else {
+			elsewhere++
+		}
+	}
+	var parts []string
+	if len(here) > 0 {
+		parts = append(parts, plural(len(here), "ServiceAccount")+" "+quoteList(here))
+	}
+	switch {
+	case elsewhere == 1:
+		parts = append(parts, "a ServiceAccount in another namespace")
+	case elsewhere > 1:
+		parts = append(parts, fmt.Sprintf("%d ServiceAccounts in other namespaces", elsewhere))
+	}
+	return strings.Join(parts, " and ")
 }
 
 // hasLabel checks "key" (present, any value) or "key=value".

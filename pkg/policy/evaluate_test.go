@@ -279,7 +279,7 @@ func TestEvaluateUniqueIdentity(t *testing.T) {
 	p := mustParse(t, rulesDoc("    - name: unique\n      uniqueIdentity: true\n"))
 	bound := map[string][]string{
 		"aws:123456789012/orders-api":     {"payments/api"},
-		"azure:" + testSub + "/rg/orders": {"a/x", "b/y"},
+		"azure:" + testSub + "/rg/orders": {"a/x", "orders/y", "b/z"},
 	}
 	var asked []string
 	others := func(key string) []string { asked = append(asked, key); return bound[key] }
@@ -292,8 +292,10 @@ func TestEvaluateUniqueIdentity(t *testing.T) {
 		t.Errorf("asked for %q, want %q", asked, wantAsked)
 	}
 	want := []string{
-		`rule "unique": AWS role "arn:aws:iam::123456789012:role/Orders-API" is already bound by ServiceAccount "payments/api"; a cloud identity may be bound by one ServiceAccount only`,
-		`rule "unique": Azure identity "` + testSub + `/RG/Orders" is already bound by ServiceAccounts "a/x", "b/y"; a cloud identity may be bound by one ServiceAccount only`,
+		// Only ServiceAccounts of the requester's own namespace are named:
+		// a denial must not tell a tenant what other namespaces hold.
+		`rule "unique": AWS role "arn:aws:iam::123456789012:role/Orders-API" is already bound by a ServiceAccount in another namespace; a cloud identity may be bound by one ServiceAccount only`,
+		`rule "unique": Azure identity "` + testSub + `/RG/Orders" is already bound by ServiceAccount "orders/y" and 2 ServiceAccounts in other namespaces; a cloud identity may be bound by one ServiceAccount only`,
 	}
 	if len(vs) != len(want) {
 		t.Fatalf("got%s", messages(vs))

@@ -173,7 +173,7 @@ func TestUniqueIdentityAcrossSpellings(t *testing.T) {
 	} {
 		in := isoInput("team-b", conns(t, kv...), nil)
 		in.OtherBindings = func(k string) []string { return bound[k] }
-		if vs := p.Evaluate(in); len(vs) != 1 || !strings.Contains(vs[0].Message, `already bound by ServiceAccount "team-a/app"`) {
+		if vs := p.Evaluate(in); len(vs) != 1 || !strings.Contains(vs[0].Message, `already bound by a ServiceAccount in another namespace`) {
 			t.Errorf("%q: got%s", kv, messages(vs))
 		}
 	}
