@@ -454,3 +454,32 @@ func TestNamespaceChangesQueueTheirServiceAccounts(t *testing.T) {
 		t.Error("an update without a label change is passed on")
 	}
 }
+
+// A cloud taken out of the configuration while it holds objects: the
+// deletion of their ServiceAccount is not held, but the objects stay on
+// record and are removed once the cloud is configured again.
+func TestUnconfiguredCloudKeepsItsRecords(t *testing.T) {
+	f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA)))
+	f.mustSync()
+	gcp := f.s.Providers[cloud.GCP]
+	delete(f.s.Providers, cloud.GCP)
+	f.deleteSA()
+	f.mustSync()
+	if f.sa() != nil {
+		t.Fatal("the deletion is held by a cloud that is not configured")
+	}
+	if got := f.recorded(cloud.GCP); !slices.Equal(got, []string{gsaA}) {
+		t.Fatalf("records %q, want the member still on record", got)
+	}
+	if evs := f.events(); countEvents(evs, "Warning "+ReasonCloudDisabled) == 0 {
+		t.Errorf("events %q, want a warning that the object could not be removed", evs)
+	}
+	f.s.Providers[cloud.GCP] = gcp
+	f.gone()
+	if ops := f.provs[cloud.GCP].ops(); !slices.Equal(ops, []string{"Ensure " + gsaA, "Remove " + gsaA}) {
+		t.Errorf("calls %q, want the member removed once GCP is back", ops)
+	}
+	if got := f.recorded(cloud.GCP); len(got) != 0 {
+		t.Errorf("records %q left", got)
+	}
+}
