@@ -11,16 +11,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -173,106 +169,6 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		return nil, fmt.Errorf("adding the cache readiness check: %w", err)
 	}
 	return mgr, nil
-}
-
-// cacheOptions keep in the informer caches only what Keyless reads. Keyless
-// writes only patches (JSON merge patches, or MergeFrom patches whose diff
-// covers just the fields it changed), never an Update of a cached object, so
-// a cached object may drop everything else; the caches of 5,000 Deployments
-// then hold a few hundred bytes each instead of several KiB. Anything else
-// cached loses its managedFields only.
-func cacheOptions() cache.Options {
-	workloads := toolscache.TransformFunc(slimWorkload)
-	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:     {Transform: workloads},
-			&appsv1.StatefulSet{}:    {Transform: workloads},
-			&appsv1.DaemonSet{}:      {Transform: workloads},
-			&batchv1.Job{}:           {Transform: workloads},
-			&batchv1.CronJob{}:       {Transform: workloads},
-			&corev1.ServiceAccount{}: {Transform: slimServiceAccount},
-			&corev1.Namespace{}:      {Transform: slimNamespace},
-		},
-	}
-}
-
-// lastApplied is kubectl's copy of the whole applied object; Keyless never
-// reads it and it is often the largest annotation.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
-
-// slimMeta keeps the object metadata Keyless reads, and what events and
-// patches need (uid, resourceVersion).
-func slimMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
-	out := metav1.ObjectMeta{
-		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp,
-		DeletionTimestamp: m.DeletionTimestamp, Labels: m.Labels, Annotations: m.Annotations,
-		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers,
-	}
-	if _, ok := out.Annotations[lastApplied]; ok {
-		out.Annotations = make(map[string]string, len(m.Annotations)-1)
-		for k, v := range m.Annotations {
-			if k != lastApplied {
-				out.Annotations[k] = v
-			}
-		}
-	}
-	return out
-}
-
-// slimTemplate keeps the pod template's ServiceAccount and annotations.
-func slimTemplate(t *corev1.PodTemplateSpec) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Annotations: t.Annotations},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: t.Spec.ServiceAccountName, DeprecatedServiceAccount: t.Spec.DeprecatedServiceAccount,
-		},
-	}
-}
-
-// slimWorkload keeps a workload's metadata and the ServiceAccount and
-// annotations of its pod template. Other objects pass unchanged.
-func slimWorkload(in any) (any, error) {
-	switch o := in.(type) {
-	case *appsv1.Deployment:
-		return &appsv1.Deployment{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: appsv1.DeploymentSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *appsv1.StatefulSet:
-		return &appsv1.StatefulSet{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: appsv1.StatefulSetSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *appsv1.DaemonSet:
-		return &appsv1.DaemonSet{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: appsv1.DaemonSetSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *batchv1.Job:
-		return &batchv1.Job{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: batchv1.JobSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *batchv1.CronJob:
-		return &batchv1.CronJob{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{
-				Spec: batchv1.JobSpec{Template: slimTemplate(&o.Spec.JobTemplate.Spec.Template)}}}}, nil
-	}
-	return in, nil
-}
-
-// slimServiceAccount keeps a ServiceAccount's metadata (its secrets and
-// image pull secrets are never read).
-func slimServiceAccount(in any) (any, error) {
-	if o, ok := in.(*corev1.ServiceAccount); ok {
-		return &corev1.ServiceAccount{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta)}, nil
-	}
-	return in, nil
-}
-
-// slimNamespace keeps a namespace's name, labels and what identifies it.
-func slimNamespace(in any) (any, error) {
-	if o, ok := in.(*corev1.Namespace); ok {
-		return &corev1.Namespace{TypeMeta: o.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-			Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion,
-			DeletionTimestamp: o.DeletionTimestamp, Labels: o.Labels,
-		}}, nil
-	}
-	return in, nil
 }
 
 // cacheSynced is ready once the informers the webhook reads have synced, so

@@ -3,11 +3,14 @@
 // test/soak).
 //
 //	go run ./test/scale --mode=memory     # RSS with 5,000 ServiceAccounts and Deployments, this tree vs HEAD
+//	go run ./test/scale --mode=memory --tenant-serviceaccounts=600 --tenant-annotation-bytes=250000
 //	go run ./test/scale --mode=scale --connections=5000 --latency=20ms
 //
 // --mode=memory builds keyless twice: from this tree and from `git archive
 // HEAD` (read-only, in a temporary folder), so the cache transform can be
-// compared with what was committed before it.
+// compared with what was committed before it. --tenant-serviceaccounts adds
+// a hostile tenant: plain ServiceAccounts (which the webhook never sees)
+// carrying large annotations that no part of Keyless reads.
 package main
 
 import (
@@ -38,6 +41,10 @@ func main() {
 	flag.IntVar(&c.Deployments, "deployments", 5000, "memory: Deployments")
 	flag.IntVar(&c.Annotated, "annotated", 300, "memory: Deployments with a connection annotation")
 	flag.DurationVar(&c.Settle, "settle", 20*time.Second, "memory: how long to sample RSS once keyless is ready")
+	flag.IntVar(&c.TenantServiceAccounts, "tenant-serviceaccounts", 0,
+		"memory: plain ServiceAccounts of a hostile tenant, each with --tenant-annotation-bytes of annotations Keyless never reads")
+	flag.IntVar(&c.TenantAnnotationBytes, "tenant-annotation-bytes", 250000,
+		"memory: bytes of annotations on each tenant ServiceAccount (the API server allows 256 KiB in all)")
 	flag.StringVar(&c.Assets, "assets", "", "folder of etcd and kube-apiserver (default $KUBEBUILDER_ASSETS or bin/control-plane)")
 	flag.StringVar(&c.Binary, "keyless", "", "a built keyless binary (default: go build ./cmd/keyless)")
 	flag.StringVar(&c.BaseBinary, "base-keyless", "", "memory: the keyless binary to compare with (default: built from git archive HEAD)")
@@ -70,6 +77,8 @@ type config struct {
 	QPS                                     float64
 	KubeQPS                                 string
 	ServiceAccounts, Deployments, Annotated int
+	TenantServiceAccounts                   int
+	TenantAnnotationBytes                   int
 	Assets, Binary, BaseBinary              string
 	SkipResync                              bool
 	Logs                                    io.Writer

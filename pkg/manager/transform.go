@@ -1,0 +1,171 @@
+package manager
+
+import (
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/keyless-dev/keyless/pkg/annotations"
+)
+
+// cacheOptions keep in the informer caches only what Keyless reads. The
+// caches cover every ServiceAccount and workload of the cluster on every
+// replica, so whatever they keep that a tenant can write (annotations,
+// labels) lets one tenant grow every replica's memory; they keep only the
+// annotations Keyless reads, each of bounded length.
+//
+// Keyless writes only patches (JSON merge patches of annotation keys, or
+// MergeFrom patches whose diff covers just the fields it changed), never an
+// Update of a cached object, so a cached object may drop everything else.
+// Lists that a merge patch replaces whole (finalizers, ownerReferences) are
+// kept whole. Anything else cached loses its managedFields only.
+func cacheOptions() cache.Options {
+	workloads := toolscache.TransformFunc(slimWorkload)
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}:     {Transform: workloads},
+			&appsv1.StatefulSet{}:    {Transform: workloads},
+			&appsv1.DaemonSet{}:      {Transform: workloads},
+			&batchv1.Job{}:           {Transform: workloads},
+			&batchv1.CronJob{}:       {Transform: workloads},
+			&corev1.ServiceAccount{}: {Transform: slimServiceAccount},
+			&corev1.Namespace{}:      {Transform: slimNamespace},
+		},
+	}
+}
+
+// Longest annotation values the caches keep. No valid identity, setting or
+// list comes near maxValue (an IAM role ARN, the longest, is under 700
+// bytes); a status written by Keyless is a few hundred bytes, a cloud's
+// error message included.
+const (
+	maxValue       = 1 << 10
+	maxStatusValue = 8 << 10
+)
+
+// tooLong stands in for a value over its limit: the key stays, so Keyless
+// still sees that it was written, and the value matches no valid one.
+const tooLong = "(value longer than Keyless keeps)"
+
+// cached returns what the caches keep of the annotation k=v of a
+// ServiceAccount or workload, and whether they keep it at all: keys under
+// keyless.dev/ (the webhook, which fails closed, validates the ones users
+// write) and the clouds' ServiceAccount annotations that Keyless compares
+// or sets. Everything else under the clouds' prefixes is never read, and a
+// ServiceAccount without keyless.dev/ keys never reaches the webhook.
+func cached(k, v string) (string, bool) {
+	limit := maxValue
+	switch k {
+	case annotations.KeyStatusAWS, annotations.KeyStatusAzure, annotations.KeyStatusGCP:
+		limit = maxStatusValue
+	case annotations.AzureClientIDAnnotation, annotations.AzureTenantIDAnnotation, annotations.GKEServiceAccount:
+	default:
+		if !strings.HasPrefix(k, annotations.Prefix) {
+			return "", false
+		}
+	}
+	if len(v) > limit {
+		return tooLong, true
+	}
+	return v, true
+}
+
+// keepAnnotations returns the annotations that keep says to keep, or nil.
+func keepAnnotations(in map[string]string, keep func(k, v string) (string, bool)) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if v, ok := keep(k, v); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// restartedAt keeps the one pod-template annotation Keyless writes.
+func restartedAt(k, v string) (string, bool) {
+	if k != annotations.KeyRestartedAt {
+		return "", false
+	}
+	if len(v) > maxValue {
+		return tooLong, true
+	}
+	return v, true
+}
+
+// slimMeta keeps the object metadata Keyless reads, and what events and
+// patches need (uid, resourceVersion). Labels of ServiceAccounts and
+// workloads are never read.
+func slimMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp,
+		DeletionTimestamp: m.DeletionTimestamp, Annotations: keepAnnotations(m.Annotations, cached),
+		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers,
+	}
+}
+
+// slimTemplate keeps the pod template's ServiceAccount and the restart
+// stamp Keyless writes on it.
+func slimTemplate(t *corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Annotations: keepAnnotations(t.Annotations, restartedAt)},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: t.Spec.ServiceAccountName, DeprecatedServiceAccount: t.Spec.DeprecatedServiceAccount,
+		},
+	}
+}
+
+// slimWorkload keeps a workload's metadata and the ServiceAccount of its
+// pod template. Other objects pass unchanged.
+func slimWorkload(in any) (any, error) {
+	switch o := in.(type) {
+	case *appsv1.Deployment:
+		return &appsv1.Deployment{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
+			Spec: appsv1.DeploymentSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
+	case *appsv1.StatefulSet:
+		return &appsv1.StatefulSet{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
+			Spec: appsv1.StatefulSetSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
+	case *appsv1.DaemonSet:
+		return &appsv1.DaemonSet{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
+			Spec: appsv1.DaemonSetSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
+	case *batchv1.Job:
+		return &batchv1.Job{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
+			Spec: batchv1.JobSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
+	case *batchv1.CronJob:
+		return &batchv1.CronJob{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
+			Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{
+				Spec: batchv1.JobSpec{Template: slimTemplate(&o.Spec.JobTemplate.Spec.Template)}}}}, nil
+	}
+	return in, nil
+}
+
+// slimServiceAccount keeps a ServiceAccount's metadata (its secrets and
+// image pull secrets are never read).
+func slimServiceAccount(in any) (any, error) {
+	if o, ok := in.(*corev1.ServiceAccount); ok {
+		return &corev1.ServiceAccount{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta)}, nil
+	}
+	return in, nil
+}
+
+// slimNamespace keeps a namespace's name, labels (policy rules select
+// namespaces by label) and what identifies it.
+func slimNamespace(in any) (any, error) {
+	if o, ok := in.(*corev1.Namespace); ok {
+		return &corev1.Namespace{TypeMeta: o.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+			Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion,
+			DeletionTimestamp: o.DeletionTimestamp, Labels: o.Labels,
+		}}, nil
+	}
+	return in, nil
+}
