@@ -27,7 +27,10 @@ type Config struct {
 	EnableHTTP2   bool
 
 	MetricsAddr string
-	HealthAddr  string
+	// MetricsSecure serves metrics over HTTPS, to callers the API server
+	// authenticates and allows to get /metrics.
+	MetricsSecure bool
+	HealthAddr    string
 
 	LeaderElect             bool
 	LeaderElectionNamespace string
@@ -94,7 +97,7 @@ type Config struct {
 const (
 	DefaultWebhookPort      = 9443
 	DefaultCertDir          = "/tmp/k8s-webhook-server/serving-certs"
-	DefaultMetricsAddr      = ":8080"
+	DefaultMetricsAddr      = ":8443"
 	DefaultHealthAddr       = ":8081"
 	DefaultLeaderElectionID = "keyless.keyless.dev"
 	DefaultLeaseDuration    = 15 * time.Second
@@ -114,6 +117,7 @@ func Default() Config {
 		KeyName:               "tls.key",
 		TLSMinVersion:         "1.2",
 		MetricsAddr:           DefaultMetricsAddr,
+		MetricsSecure:         true,
 		HealthAddr:            DefaultHealthAddr,
 		LeaderElect:           true,
 		LeaderElectionID:      DefaultLeaderElectionID,

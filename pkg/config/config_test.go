@@ -196,6 +196,7 @@ gke-node-selector: false
 azure-tenant-id: 72f988bf-86f1-41af-91ab-2d7cd011db47
 azure-resource-group: shop-rg
 metrics-bind-address: "127.0.0.1:9090"
+metrics-secure: false
 `)
 	want := Default()
 	want.WebhookPort = 10443
@@ -209,6 +210,7 @@ metrics-bind-address: "127.0.0.1:9090"
 	want.AzureTenantID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	want.AzureResourceGroup = "shop-rg"
 	want.MetricsAddr = "127.0.0.1:9090"
+	want.MetricsSecure = false
 
 	tests := []struct {
 		name   string

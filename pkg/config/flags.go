@@ -27,6 +27,8 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 	fs.StringVar(&c.TLSMinVersion, "tls-min-version", c.TLSMinVersion, "Lowest TLS version the webhook accepts: 1.2 or 1.3.")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", c.EnableHTTP2, "Serve the webhook and metrics over HTTP/2 too (off: guards against HTTP/2 rapid-reset attacks).")
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", c.MetricsAddr, "Address of the Prometheus metrics endpoint; \"0\" turns it off.")
+	fs.BoolVar(&c.MetricsSecure, "metrics-secure", c.MetricsSecure,
+		"Serve metrics over HTTPS, only to callers the API server authenticates and allows to get /metrics (TokenReview and SubjectAccessReview); false serves plain HTTP to anyone.")
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", c.HealthAddr, "Address of /healthz and /readyz; \"0\" turns them off.")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", c.LeaderElect, "Run the controller only on the elected leader; the webhook runs on every replica.")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", c.LeaderElectionNamespace, "Namespace of the leader-election Lease; empty means the pod's own namespace.")

@@ -24,7 +24,6 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/keyless-dev/keyless/pkg/admission"
@@ -74,7 +73,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 			CertDir: c.CertDir, CertName: c.CertName, KeyName: c.KeyName,
 			TLSOpts: tlsOpts,
 		}),
-		Metrics:                       metricsserver.Options{BindAddress: c.MetricsAddr, TLSOpts: tlsOpts},
+		Metrics:                       metricsOptions(c, tlsOpts),
 		HealthProbeBindAddress:        c.HealthAddr,
 		LeaderElection:                c.LeaderElect,
 		LeaderElectionID:              c.LeaderElectionID,
@@ -157,7 +156,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 			return nil, fmt.Errorf("setting up the %s controller: %w", cl, err)
 		}
 	}
-	store.OnLoad = func() { go resyncAll(ctx, mgr.GetClient(), resync) }
+	store.OnLoad = onLeader(mgr.Elected(), func() { go resyncAll(ctx, mgr.GetClient(), resync) })
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding the liveness check: %w", err)

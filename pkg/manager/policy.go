@@ -16,8 +16,8 @@ import (
 	"github.com/keyless-dev/keyless/pkg/policystore"
 )
 
-// newPolicyStore loads the policy and reports rejected versions as Events
-// on the ConfigMap the file comes from.
+// newPolicyStore loads the policy and reports rejected versions, and a file
+// that disappeared, as Events on the ConfigMap the file comes from.
 func newPolicyStore(c config.Config, log logr.Logger, recorder events.EventRecorder) (*policystore.Store, error) {
 	store, err := policystore.New(c.PolicyFile, c.PolicyReloadInterval, log.WithName("policy"))
 	if err != nil {
@@ -28,6 +28,10 @@ func newPolicyStore(c config.Config, log logr.Logger, recorder events.EventRecor
 		store.OnReject = func(err error) {
 			recorder.Eventf(ref, nil, corev1.EventTypeWarning, "PolicyRejected", "Reload",
 				"the new policy is invalid and was not loaded; the last good policy stays in force: %v", err)
+		}
+		store.OnMissing = func() {
+			recorder.Eventf(ref, nil, corev1.EventTypeWarning, "PolicyMissing", "Reload",
+				"the policy file %s is gone (was its key renamed or removed from this ConfigMap?); the last good policy stays in force", c.PolicyFile)
 		}
 	}
 	return store, nil

@@ -1,6 +1,6 @@
 // Package policystore keeps the connection policy in force: it loads the
 // policy file given by flag, reloads it when it changes, and keeps the last
-// good policy when a new version is invalid.
+// good policy when a new version is invalid or the file disappears.
 package policystore
 
 import (
@@ -24,14 +24,16 @@ import (
 // Metrics, registered in controller-runtime's registry:
 //
 //	keyless_policy_reloads_total{result}
-//	    policy file loads; result is "loaded" or "rejected".
+//	    policy file loads; result is "loaded", "rejected" (invalid; the
+//	    last good policy stays) or "missing" (the file went; the last good
+//	    policy stays).
 //	keyless_policy_violations_total{rule,mode,where}
 //	    violations found; where is "admission" or "reconcile". Rule names
 //	    come from the platform team's policy, a short list.
 var (
 	reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyless_policy_reloads_total",
-		Help: "Policy file loads by result (loaded, rejected).",
+		Help: "Policy file loads by result (loaded, rejected, missing).",
 	}, []string{"result"})
 	violations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyless_policy_violations_total",
@@ -55,6 +57,8 @@ type Store struct {
 	OnReject func(err error)
 	// OnLoad is told about a new version in force.
 	OnLoad func()
+	// OnMissing is told that the file disappeared (the last good stays).
+	OnMissing func()
 
 	current atomic.Pointer[policy.Policy]
 	mu      sync.Mutex // guards raw and pending
@@ -64,16 +68,29 @@ type Store struct {
 	// truncated, which would read as "empty: the default") is never loaded.
 	pending []byte
 	seen    bool
+	// hadFile: the policy in force came from the file, not from its
+	// absence at start; missing: its loss has been reported.
+	hadFile, missing bool
 }
+
+// errMissing marks a policy file that does not exist.
+var errMissing = errors.New("policy file missing")
 
 // New loads the policy at path. An empty path, a missing file or an empty
 // file mean the default policy, never "allow everything". An invalid file
-// is an error: Keyless does not start on a policy it cannot read.
+// is an error: Keyless does not start on a policy it cannot read. Only at
+// start does a missing file mean the default: once a file has been loaded,
+// its disappearance keeps the last good policy (see Reload).
 func New(path string, interval time.Duration, log logr.Logger) (*Store, error) {
 	s := &Store{path: path, interval: interval, log: log}
 	raw, err := s.read()
-	if err != nil {
+	switch {
+	case errors.Is(err, errMissing):
+		log.Info("policy file not found; the default policy is in force until it appears", "path", path)
+	case err != nil:
 		return nil, err
+	default:
+		s.hadFile = path != ""
 	}
 	p, err := policy.ParseNamed(path, raw)
 	if err != nil {
@@ -93,7 +110,7 @@ func (s *Store) read() ([]byte, error) {
 	}
 	raw, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, errMissing
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading policy file: %w", err)
@@ -125,11 +142,29 @@ func (s *Store) Start(ctx context.Context) error {
 func (s *Store) NeedLeaderElection() bool { return false }
 
 // Reload reads the file again and, when it changed, read the same on the
-// previous call, and is valid, puts it in force.
+// previous call, and is valid, puts it in force. A file that disappeared
+// (its ConfigMap key renamed or dropped) changes nothing: the last good
+// policy stays, and the loss is reported once.
 func (s *Store) Reload() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	raw, err := s.read()
+	if errors.Is(err, errMissing) {
+		s.seen = false
+		if s.hadFile && !s.missing {
+			s.missing = true
+			reloads.WithLabelValues("missing").Inc()
+			s.log.Error(err, "policy file is missing; the last good policy stays in force", "path", s.path)
+			if s.OnMissing != nil {
+				s.OnMissing()
+			}
+		}
+		return
+	}
+	if s.missing {
+		s.missing = false
+		s.log.Info("policy file is back", "path", s.path)
+	}
 	if err == nil && bytes.Equal(raw, s.raw) {
 		s.seen = false
 		return
@@ -153,6 +188,7 @@ func (s *Store) Reload() {
 		return
 	}
 	s.current.Store(p)
+	s.hadFile = true
 	reloads.WithLabelValues("loaded").Inc()
 	s.log.Info("policy loaded", "path", s.path, "rules", len(p.Rules()))
 	if s.OnLoad != nil {
