@@ -483,3 +483,36 @@ func TestUnconfiguredCloudKeepsItsRecords(t *testing.T) {
 		t.Errorf("records %q left", got)
 	}
 }
+
+// A status forged by the ServiceAccount's owner (Ready, the right hash, a
+// lastSync in the future) must not stop drift repair.
+func TestAttackForgedStatusDoesNotStopRepair(t *testing.T) {
+	forged := statusValue(Status{State: StateReady, Identity: gsaA, ID: objectID(gsaAConn), Hash: fingerprint(gsaAConn),
+		LastSync: syncNow.Add(365 * 24 * time.Hour)})
+	f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA, annotations.KeyStatusGCP, forged)))
+	f.mustSync()
+	if n := len(f.provs[cloud.GCP].Calls()); n != 1 {
+		t.Errorf("%d Ensure calls, want 1: a status from the future is not a recent sync", n)
+	}
+	if st := cloudStatus(t, f.sa(), cloud.GCP); !st.LastSync.Equal(syncNow) {
+		t.Errorf("lastSync %v, want the sync's own time", st.LastSync)
+	}
+}
+
+// An adopted object is announced once, not at every resync.
+func TestAdoptedEventOnce(t *testing.T) {
+	f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA)))
+	f.provs[cloud.GCP].ensure = func(c cloud.Connection) (cloud.Result, error) {
+		return cloud.Result{Action: cloud.Adopted, ID: objectID(c)}, nil
+	}
+	for i := range 3 {
+		f.now = syncNow.Add(time.Duration(i) * syncResync)
+		f.mustSync()
+	}
+	if n := countEvents(f.events(), "Normal "+ReasonCloudAdopted); n != 1 {
+		t.Errorf("%d %s events, want 1", n, ReasonCloudAdopted)
+	}
+	if st := cloudStatus(t, f.sa(), cloud.GCP); !st.Adopted {
+		t.Errorf("status %+v lost the adoption", st)
+	}
+}

@@ -248,8 +248,10 @@ func (r *run) sync(ctx context.Context) (*Status, error) {
 		}
 	}
 	action := res.Action
-	if action == cloud.Adopted && !rec.Adopted {
-		action = cloud.Unchanged // made by an earlier attempt of Keyless's whose answer was lost
+	if action == cloud.Adopted && !first {
+		// Adopted at the first sync (rec.Adopted), or made by an earlier
+		// attempt of Keyless's whose answer was lost: nothing new either way.
+		action = cloud.Unchanged
 	}
 	st := &Status{State: StateReady, Reason: string(action), Identity: identity, ID: res.ID, Hash: hash,
 		LastSync: r.s.now(), Adopted: rec.Adopted, Served: served(r.c, identity, res.ClientID, r.before),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -53,17 +52,17 @@ func (s *CloudSyncer) rulesIn(ctx context.Context, namespace, name string, conns
 	if err != nil {
 		return nil, err
 	}
-	names, err := namespacesWithPrefix(ctx, s, namespace)
-	if err != nil {
-		return nil, err
-	}
 	self := namespace + "/" + name
 	var lookupErr error
 	r.in = policy.Input{
 		Namespace: namespace, NamespaceLabels: labels, ServiceAccount: name,
 		Connections: conns, Cluster: s.Cluster,
 		Namespaces: func(prefix string) []string {
-			return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, prefix) })
+			got, err := workload.Namespaces(ctx, s.Client, prefix)
+			if err != nil {
+				lookupErr = err
+			}
+			return got
 		},
 		OtherBindings: func(key string) []string {
 			got, err := workload.Bindings(ctx, s.Client, key)
@@ -87,22 +86,6 @@ func (s *CloudSyncer) rulesIn(ctx context.Context, namespace, name string, conns
 		}
 	}
 	return r, nil
-}
-
-// namespacesWithPrefix lists the cached namespaces whose names start with
-// prefix, for the policy's namespace ownership.
-func namespacesWithPrefix(ctx context.Context, s *CloudSyncer, prefix string) ([]string, error) {
-	list := &corev1.NamespaceList{}
-	if err := s.Client.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing namespaces: %w", err)
-	}
-	var out []string
-	for _, ns := range list.Items {
-		if strings.HasPrefix(ns.Name, prefix) {
-			out = append(out, ns.Name)
-		}
-	}
-	return out, nil
 }
 
 // enforcedFor returns the first enforce-mode violation that concerns cloud
