@@ -33,6 +33,7 @@ import (
 	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/mutation"
 	"github.com/keyless-dev/keyless/pkg/policy"
+	"github.com/keyless-dev/keyless/pkg/record"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -67,7 +68,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		// (the local environment restarting Keyless) must not trip the
 		// per-process name check.
 		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
-		Cache:      cacheOptions(),
+		Cache:      withRecords(cacheOptions(), ownNamespace(c)),
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: c.WebhookHost, Port: c.WebhookPort,
 			CertDir: c.CertDir, CertName: c.CertName, KeyName: c.KeyName,
@@ -101,6 +102,10 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 	if err := workload.AddIdentityIndex(ctx, mgr.GetFieldIndexer(), parse, cluster); err != nil {
 		return nil, err
 	}
+	if err := record.AddIndex(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
+	records := &record.Store{Client: mgr.GetClient(), Namespace: ownNamespace(c)}
 	recorder := mgr.GetEventRecorder("keyless")
 	store, err := newPolicyStore(c, log, recorder)
 	if err != nil {
@@ -142,19 +147,27 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		return nil, fmt.Errorf("setting up the ServiceAccount controller: %w", err)
 	}
 	var resync []chan event.GenericEvent
+	sweeper := &controller.Sweeper{Records: records, Every: c.ResyncPeriod, Queues: map[cloud.Name]chan<- event.GenericEvent{}}
 	for _, cl := range []cloud.Name{cloud.AWS, cloud.Azure, cloud.GCP} {
 		ch := make(chan event.GenericEvent)
 		resync = append(resync, ch)
+		sweeper.Queues[cl] = ch
 		if err := (&controller.CloudReconciler{
 			Client: mgr.GetClient(), Cloud: cl, Workers: c.Workers, Resync: ch,
+			// One reconcile makes at most a few cloud calls (remove an old
+			// object, ensure the new one), each bounded by --cloud-timeout.
+			Timeout: 4 * c.CloudTimeout,
 			Syncer: &controller.CloudSyncer{
 				Client: mgr.GetClient(), Recorder: recorder, Options: parse, Providers: providers,
-				Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
+				Records: records, Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
 				Policy: store.Current, Cluster: cluster, Clouds: []cloud.Name{cl},
 			},
 		}).SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("setting up the %s controller: %w", cl, err)
 		}
+	}
+	if err := mgr.Add(sweeper); err != nil {
+		return nil, fmt.Errorf("adding the sweep of cloud object records: %w", err)
 	}
 	store.OnLoad = onLeader(mgr.Elected(), func() { go resyncAll(ctx, mgr.GetClient(), resync) })
 
