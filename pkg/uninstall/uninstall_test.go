@@ -125,8 +125,11 @@ func TestRun(t *testing.T) {
 				t.Fatalf("Run: %v\n%s", err, out.String())
 			}
 			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-			if lines[0] != tt.wantWebhook {
-				t.Errorf("first line = %q, want %q", lines[0], tt.wantWebhook)
+			if want := "Deployment keyless-system/keyless: not found, nothing to stop"; lines[0] != want {
+				t.Errorf("first line = %q, want %q", lines[0], want)
+			}
+			if !slices.Contains(lines, tt.wantWebhook) {
+				t.Errorf("output lacks %q:\n%s", tt.wantWebhook, out.String())
 			}
 			for _, w := range tt.wantOut {
 				if !slices.Contains(lines, w) {
