@@ -14,11 +14,13 @@ func newUninstallCommand(stdout io.Writer) *cobra.Command {
 	var kubeconfig string
 	cmd := &cobra.Command{
 		Use:   "uninstall",
-		Short: "Prepare the cluster for removing Keyless: delete the webhook configuration and Keyless's finalizers",
-		Long: "Delete the MutatingWebhookConfiguration \"keyless\" and remove the keyless.dev/cloud-cleanup finalizer from\n" +
-			"every ServiceAccount, so that nothing waits for Keyless once it is gone. Cloud objects are left in place\n" +
-			"(remove the keyless.dev annotations first, while Keyless runs, to have them deleted). Then run\n" +
-			"kubectl delete -f deploy/install.yaml.",
+		Short: "Prepare the cluster for removing Keyless: stop it, delete its webhook and finalizer guard, remove its finalizers",
+		Long: "Scale the Deployment keyless-system/keyless to 0 and wait until its pods are gone (a running Keyless would\n" +
+			"add its finalizers back), delete the MutatingWebhookConfiguration \"keyless\" and the ValidatingAdmissionPolicy\n" +
+			"\"keyless-finalizer\" with its binding, then remove the keyless.dev/cloud-cleanup finalizer from every\n" +
+			"ServiceAccount, so that nothing waits for Keyless once it is gone. Cloud objects are left in place, and so\n" +
+			"are Keyless's records of them in keyless-system until that namespace is deleted (remove the keyless.dev\n" +
+			"annotations first, while Keyless runs, to have the objects deleted). Then run kubectl delete -f deploy/install.yaml.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := restConfig(kubeconfig)
