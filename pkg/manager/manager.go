@@ -106,7 +106,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		return nil, err
 	}
 	records := &record.Store{Client: mgr.GetClient(), Namespace: ownNamespace(c)}
-	recorder := mgr.GetEventRecorder("keyless")
+	recorder := shortNotes{mgr.GetEventRecorder("keyless")}
 	store, err := newPolicyStore(c, log, recorder)
 	if err != nil {
 		return nil, err
