@@ -33,7 +33,7 @@ test: control-plane ## Run vet, the format check, unit tests, fuzz seeds and the
 	KUBEBUILDER_ASSETS=$(ASSETS) $(GO) test -count=1 ./...
 
 .PHONY: manifests
-manifests: ## Render deploy/install.yaml from deploy/base.
+manifests: ## Render deploy/install.yaml from the Helm chart deploy/chart/keyless.
 	$(GO) test ./deploy -run TestInstallManifestInSync -update
 
 .PHONY: check-digests

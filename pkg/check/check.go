@@ -527,7 +527,7 @@ var connectionKey = map[string]string{
 
 // OnboardedLabel on a namespace makes the webhook review its workloads
 // without keyless.dev annotations too, for the policy's requireConnection
-// rules (see the onboarded.keyless.dev webhook in deploy/base/webhook.yaml).
+// rules (see the onboarded.keyless.dev webhook in deploy/chart/keyless/templates/webhook.yaml).
 const OnboardedLabel = "keyless.dev/onboarded"
 
 // reviewsPolicy reports whether the webhook evaluates the policy for the

@@ -15,7 +15,7 @@ func Default() *Policy {
 
 // defaultRules is built anew on each call: the slices must not be shared
 // between policies. Keep it in step with DefaultYAML and
-// deploy/base/policy.yaml (tests check).
+// the chart's default policy, deploy/chart/keyless/values.yaml (tests check).
 func defaultRules() []Rule {
 	return []Rule{{
 		Name: DefaultRuleName,

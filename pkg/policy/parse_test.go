@@ -327,24 +327,34 @@ func TestDefaultYAMLParsesToDefault(t *testing.T) {
 	}
 }
 
-// TestDeployPolicyIsDefault: the policy that deploy/ ships is the default.
+// TestDeployPolicyIsDefault: the policy that deploy/install.yaml ships (the
+// chart's default value) is the default.
 func TestDeployPolicyIsDefault(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "base", "policy.yaml"))
+	f, err := os.Open(filepath.Join("..", "..", "deploy", "install.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cm struct {
-		Data map[string]string `yaml:"data"`
+	defer f.Close()
+	var policyYAML *string
+	for dec := yaml.NewDecoder(f); policyYAML == nil; {
+		var cm struct {
+			Kind     string                `yaml:"kind"`
+			Metadata struct{ Name string } `yaml:"metadata"`
+			Data     map[string]string     `yaml:"data"`
+		}
+		if err := dec.Decode(&cm); err != nil {
+			t.Fatalf("deploy/install.yaml has no ConfigMap keyless-policy: %v", err)
+		}
+		if p, ok := cm.Data["policy.yaml"]; ok && cm.Kind == "ConfigMap" && cm.Metadata.Name == "keyless-policy" {
+			policyYAML = &p
+		}
 	}
-	if err := yaml.Unmarshal(raw, &cm); err != nil {
-		t.Fatalf("deploy/base/policy.yaml: %v", err)
-	}
-	p, err := ParseNamed("deploy/base/policy.yaml", []byte(cm.Data["policy.yaml"]))
+	p, err := ParseNamed("deploy/install.yaml", []byte(*policyYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(p, Default()) {
-		t.Errorf("deploy/base/policy.yaml =\n%+v\nwant Default() =\n%+v", p.Rules(), Default().Rules())
+		t.Errorf("the policy of deploy/install.yaml =\n%+v\nwant Default() =\n%+v", p.Rules(), Default().Rules())
 	}
 }
 

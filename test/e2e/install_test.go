@@ -77,7 +77,7 @@ func TestInstallManifestAppliesToARealAPIServer(t *testing.T) {
 	}
 
 	// As the API server stores them: the injected CA is a CA, and it signs
-	// the serving certificate (see deploy/base/certificate.yaml).
+	// the serving certificate (see deploy/chart/keyless/templates/certificate.yaml).
 	wh := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	if err := c.Get(context.Background(), client.ObjectKey{Name: "keyless"}, wh); err != nil {
 		t.Fatalf("reading the applied webhook configuration: %v", err)
