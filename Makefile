@@ -6,7 +6,8 @@ GO ?= go
 BIN := $(CURDIR)/bin
 ASSETS ?= $(BIN)/control-plane
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/keyless-dev/keyless/pkg/app.Version=$(VERSION)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/keyless-dev/keyless/pkg/app.Version=$(VERSION) -X github.com/keyless-dev/keyless/pkg/app.Commit=$(COMMIT)
 FUZZTIME ?= 5m
 
 .PHONY: help
@@ -16,6 +17,10 @@ help: ## Show the targets.
 .PHONY: build
 build: ## Build bin/keyless.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/keyless ./cmd/keyless
+
+.PHONY: kubectl-plugin
+kubectl-plugin: ## Build bin/kubectl-keyless, the kubectl plugin (`kubectl keyless status`); put it on $PATH.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-keyless ./cmd/kubectl-keyless
 
 .PHONY: control-plane
 control-plane: ## Build etcd and kube-apiserver from Go modules into bin/control-plane (first time ~10-20 min).

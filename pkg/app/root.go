@@ -41,27 +41,28 @@ func usageError(err error) error { return &ExitError{Code: 2, Err: err} }
 
 // Run runs the keyless command line with args (without the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := newRoot("keyless", stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// newRoot returns the keyless command, called use, with every subcommand.
+func newRoot(use string, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "keyless",
-		Short:         "Connect Kubernetes workloads to AWS, Azure and GCP identities from one annotation",
+		Use:   use,
+		Short: "Connect Kubernetes workloads to AWS, Azure and GCP identities from one annotation",
+		Example: "  keyless status -A\n" +
+			"  keyless check -f manifests/ --policy policy.yaml\n" +
+			"  keyless version",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w\nRun '%s --help' for the flags", err, c.CommandPath()))
 	})
 	root.AddCommand(newCheckCommand(), newStatusCommand())
-	root.AddCommand(newServeCommand(stderr), newDevCommand(stdout, stderr), newUninstallCommand(stdout), &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(c.OutOrStdout(), Version)
-			return err
-		},
-	})
-	return root.ExecuteContext(ctx)
+	root.AddCommand(newServeCommand(stderr), newDevCommand(stdout, stderr), newUninstallCommand(stdout), newVersionCommand())
+	return root
 }

@@ -23,6 +23,8 @@ func newServeCommand(stderr io.Writer) *cobra.Command {
 		Long: "Run the admission webhook (on every replica) and the leader-elected controller in one process.\n" +
 			"Settings come from flags and, optionally, a YAML file (--config) whose keys are the flag names;\n" +
 			"flags given on the command line win over the file.",
+		Example: "  keyless serve --cluster-name prod --aws-region eu-west-1 --aws-account-id 123456789012\n" +
+			"  keyless serve --config /etc/keyless/config.yaml --log-level debug",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, c)

@@ -21,7 +21,8 @@ func newUninstallCommand(stdout io.Writer) *cobra.Command {
 			"ServiceAccount, so that nothing waits for Keyless once it is gone. Cloud objects are left in place, and so\n" +
 			"are Keyless's records of them in keyless-system until that namespace is deleted (remove the keyless.dev\n" +
 			"annotations first, while Keyless runs, to have the objects deleted). Then run kubectl delete -f deploy/install.yaml.",
-		Args: cobra.NoArgs,
+		Example: "  keyless uninstall\n  keyless uninstall --kubeconfig ~/.kube/prod && kubectl delete -f deploy/install.yaml",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
