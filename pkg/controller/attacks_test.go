@@ -516,3 +516,40 @@ func TestAdoptedEventOnce(t *testing.T) {
 		t.Errorf("status %+v lost the adoption", st)
 	}
 }
+
+// The ServiceAccounts sharing an Azure identity or a Google service
+// account come due together, so that one read serves their drift checks;
+// AWS ones are jittered.
+func TestResyncAlignedPerIdentity(t *testing.T) {
+	s := &CloudSyncer{Resync: syncResync}
+	due := func(now time.Time, c cloud.Name, conns annotations.Connections) time.Time {
+		s.Now, s.Clouds = func() time.Time { return now }, []cloud.Name{c}
+		d := s.resyncIn(conns)
+		if d < syncResync/2 || d >= syncResync*3/2 {
+			t.Errorf("%s: next check in %v, want %v..%v", c, d, syncResync/2, syncResync*3/2)
+		}
+		return now.Add(d)
+	}
+	gA := annotations.Connections{GCP: &annotations.GCPServiceAccount{Email: gsaA}}
+	gB := annotations.Connections{GCP: &annotations.GCPServiceAccount{Email: gsaB}}
+	for _, later := range []time.Duration{time.Second, 3 * time.Minute, 7 * time.Minute} {
+		if a, b := due(syncNow, cloud.GCP, gA), due(syncNow.Add(later), cloud.GCP, gA); a.Sub(b)%syncResync != 0 {
+			t.Errorf("checks of one Google service account due at %v and %v (synced %v apart): not the same moment of the period", a, b, later)
+		}
+	}
+	if due(syncNow, cloud.GCP, gA) == due(syncNow, cloud.GCP, gB) {
+		t.Error("two Google service accounts due at the same moment")
+	}
+	az := annotations.Connections{Azure: &annotations.AzureIdentity{ResourceGroup: "rg", Name: azA}}
+	if a, b := due(syncNow, cloud.Azure, az), due(syncNow.Add(time.Minute), cloud.Azure, az); a.Sub(b)%syncResync != 0 {
+		t.Errorf("checks of one Azure identity due at %v and %v", a, b)
+	}
+	aws := annotations.Connections{AWS: &roleARole}
+	seen := map[time.Time]bool{}
+	for range 5 {
+		seen[due(syncNow, cloud.AWS, aws)] = true
+	}
+	if len(seen) < 2 {
+		t.Error("AWS checks are not jittered")
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,7 +49,8 @@ type CloudSyncer struct {
 	// Records keeps the list of cloud objects Keyless made or adopted; it
 	// is required.
 	Records *record.Store
-	// Resync is the mean period of drift repair; each requeue is jittered by ±10%.
+	// Resync is the period of drift repair. AWS requeues are jittered by
+	// ±10%; Azure and GCP ones are aligned per identity (see resyncIn).
 	Resync time.Duration
 	// RestartWorkloads restarts the workloads of a ServiceAccount when the
 	// credentials a new AWS or Azure pod would get differ from those its
@@ -151,7 +154,38 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 	if transient != nil {
 		return reconcile.Result{}, transient
 	}
-	return reconcile.Result{RequeueAfter: s.jitter()}, nil
+	return reconcile.Result{RequeueAfter: s.resyncIn(conns)}, nil
+}
+
+// resyncIn is when sa's next drift check is due. The ServiceAccounts that
+// share an Azure identity or a Google service account come due at the same
+// moments, a phase of the period that the identity's name fixes, so that
+// one read of the identity (the providers' ReadReuse) serves all their
+// checks; different identities spread over the period. The next moment at
+// least half a period away is taken, so checks stay Resync apart on
+// average. AWS checks one association per ServiceAccount: jittered.
+func (s *CloudSyncer) resyncIn(conns annotations.Connections) time.Duration {
+	if s.Resync <= 0 {
+		return 0
+	}
+	var key string
+	for _, c := range s.clouds() {
+		if c != cloud.AWS && key == "" {
+			key = identityOf(c, conns)
+		}
+	}
+	if key == "" {
+		return s.jitter()
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(strings.ToLower(key)))
+	phase := time.Duration(h.Sum64() % uint64(s.Resync))
+	since := time.Duration(s.now().UnixNano() % int64(s.Resync))
+	d := (phase - since + s.Resync) % s.Resync
+	if d < s.Resync/2 {
+		d += s.Resync
+	}
+	return d
 }
 
 // run is one reconcile of one cloud's side of one ServiceAccount.

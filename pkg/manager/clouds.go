@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -25,6 +26,11 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 	anonymous := c.CloudCredentials == "anonymous"
 	out := map[cloud.Name]cloud.Provider{}
 	limit := func(qps float64) *rate.Limiter { return rate.NewLimiter(rate.Limit(qps), max(1, int(qps))) }
+	// The drift checks of the ServiceAccounts sharing an identity come due
+	// together (controller.CloudSyncer's resync alignment); one read serves
+	// them for this long. Out-of-band drift is then seen at most this much
+	// later than it would be.
+	reuse := min(time.Minute, c.ResyncPeriod/4)
 
 	if c.AWSRegion != "" {
 		o := aws.Options{ClusterName: c.ClusterName, Region: c.AWSRegion, Endpoint: c.AWSEndpoint, Limiter: limit(c.AWSQPS),
@@ -42,7 +48,7 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 		o := azure.Options{
 			SubscriptionID: c.AzureSubscriptionID, TenantID: c.AzureTenantID, IssuerURL: c.AzureOIDCIssuerURL,
 			ClusterName: c.ClusterName, Endpoint: c.AzureEndpoint, AuthorityHost: c.AzureAuthorityHost,
-			Limiter: limit(c.AzureQPS), Timeout: c.CloudTimeout,
+			Limiter: limit(c.AzureQPS), Timeout: c.CloudTimeout, ReadReuse: reuse,
 		}
 		if anonymous {
 			o.Credential, o.InsecureAllowHTTP = staticToken{}, true
@@ -56,7 +62,7 @@ func Providers(ctx context.Context, c config.Config) (map[cloud.Name]cloud.Provi
 	if c.GCPWorkloadPool != "" {
 		p, err := gcp.New(ctx, gcp.Options{
 			WorkloadPool: c.GCPWorkloadPool, Endpoint: c.GCPEndpoint, WithoutAuthentication: anonymous,
-			Limiter: limit(c.GCPQPS), Timeout: c.CloudTimeout,
+			Limiter: limit(c.GCPQPS), Timeout: c.CloudTimeout, ReadReuse: reuse,
 		})
 		if err != nil {
 			return nil, err

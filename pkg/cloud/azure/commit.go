@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
@@ -37,6 +38,18 @@ func (p *Provider) commit(ctx context.Context, key string, batch []*batch.Call[o
 		}
 	}
 	l := &listing{shared: ensures > 1}
+	if all, ok := p.reads.Get(key); ok && onlyDriftChecks(batch) {
+		l.all, l.listed = slices.Clone(all), true
+	}
+	defer func() {
+		// What this batch knows now, for the next drift checks; a batch
+		// that wrote without a listing leaves the last one in doubt.
+		if l.listed && l.err == nil {
+			p.reads.Put(key, slices.Clone(l.all))
+		} else {
+			p.reads.Forget(key)
+		}
+	}()
 	var (
 		clientID    string
 		idErr, stop error // stop: the rest of the batch is not tried
@@ -67,6 +80,19 @@ func (p *Provider) commit(ctx context.Context, key string, batch []*batch.Call[o
 			stop = c.Err
 		}
 	}
+}
+
+// onlyDriftChecks reports whether every call of batch ensures a credential
+// an earlier call made or adopted. Only those are answered from a kept
+// listing: a first sync must see the identity as it is now, to tell a
+// credential someone else made (adopted) from none.
+func onlyDriftChecks(batch []*batch.Call[op]) bool {
+	for _, c := range batch {
+		if c.Req.remove || c.Req.t.knownName() == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // wholeIdentity reports an error that every request for the identity

@@ -46,7 +46,9 @@ func (p *Provider) do(ctx context.Context, c cloud.Connection, remove bool) (clo
 // write, to adopt the credential holding the issuer and subject or to tell
 // the limit from other refusals.
 func (p *Provider) ensure(ctx context.Context, t target, l *listing) (cloud.Result, error) {
-	if l.listed || l.shared {
+	if l.listed || l.shared || (p.reads.TTL > 0 && t.knownName() != "") {
+		// With ReadReuse, a drift check lists: the same one call as a
+		// read, and the listing serves the identity's other checks.
 		return p.ensureListed(ctx, t, l)
 	}
 	if name := t.knownName(); name != "" && !strings.EqualFold(name, t.name) {

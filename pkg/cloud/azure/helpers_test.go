@@ -35,6 +35,8 @@ func newEnv(t *testing.T, wrap func(http.Handler) http.Handler) env {
 	t.Helper()
 	sim := fakearm.NewServer()
 	sim.AddIdentity(testSub, testRG, testUAMI, testClientID)
+	// Pages of 10 whatever $top asks, so that listings follow nextLink.
+	sim.SetMaxPageSize(10)
 	var h http.Handler = sim
 	if wrap != nil {
 		h = wrap(sim)

@@ -55,7 +55,9 @@ func (l *listing) wrote(name string, c *armmsi.FederatedIdentityCredential) {
 // list returns every credential of the identity, following nextLink.
 func (p *Provider) list(ctx context.Context, t target) ([]*armmsi.FederatedIdentityCredential, error) {
 	var all []*armmsi.FederatedIdentityCredential
-	pager := t.api.credentials.NewListPager(t.rg, t.identity, nil)
+	// An identity holds at most MaxCredentials: ask for them all in one page.
+	pager := t.api.credentials.NewListPager(t.rg, t.identity,
+		&armmsi.FederatedIdentityCredentialsClientListOptions{Top: to.Ptr[int32](MaxCredentials)})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {

@@ -61,6 +61,13 @@ type Options struct {
 	// Timeout bounds each Ensure and Remove, the batch of writes to one
 	// identity it joins, and each try of an HTTP request; 0: 30 seconds.
 	Timeout time.Duration
+	// ReadReuse is how long a listing of an identity's credentials also
+	// answers the drift checks of its other ServiceAccounts (0: not at
+	// all): the controller checks the ServiceAccounts sharing one identity
+	// together, so one List serves them all. With it, a drift check lists
+	// rather than reads its one credential. First syncs and removals
+	// always go to Azure.
+	ReadReuse time.Duration
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$`)
@@ -87,6 +94,9 @@ func (o Options) validate() error {
 		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && o.InsecureAllowHTTP)) {
 			errs = append(errs, fmt.Errorf("%s %q must be an https URL (http only with InsecureAllowHTTP)", field, v))
 		}
+	}
+	if o.ReadReuse < 0 {
+		errs = append(errs, fmt.Errorf("ReadReuse %v is negative; use 0 to turn it off", o.ReadReuse))
 	}
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("Timeout %v is negative; use 0 for the default of %v", o.Timeout, deadline.Default))

@@ -28,10 +28,12 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/recent"
 )
 
 // Audience is the token audience Azure workload identity uses.
@@ -45,8 +47,11 @@ type Provider struct {
 	clients      clientsFor
 	locks        keyedLock
 	batches      batch.Batcher[op]
-	timeout      time.Duration // of each Ensure and Remove, and of each batch
-	now          func() time.Time
+	// reads holds, per identity, its credentials as last listed and
+	// written, for Options.ReadReuse.
+	reads   recent.Reads[[]*armmsi.FederatedIdentityCredential]
+	timeout time.Duration // of each Ensure and Remove, and of each batch
+	now     func() time.Time
 
 	mu        sync.Mutex
 	clientIDs map[string]cachedClientID // by identity key
@@ -94,6 +99,7 @@ func newProvider(o Options, clients clientsFor) *Provider {
 		clientIDs:    map[string]cachedClientID{},
 	}
 	p.batches.Run, p.batches.Timeout = p.commit, p.timeout
+	p.reads.TTL = o.ReadReuse
 	return p
 }
 
@@ -188,4 +194,5 @@ func (p *Provider) forget(t target) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.clientIDs, t.key)
+	p.reads.Forget(t.key)
 }

@@ -22,7 +22,9 @@ func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 	if err := check(c); err != nil {
 		return cloud.Result{}, err
 	}
-	rs, err := p.EnsureMany(ctx, c.GCP.Email, []cloud.Subject{c.Subject})
+	rs, err := deadline.Call(ctx, p.timeout, func(ctx context.Context) ([]cloud.Result, error) {
+		return p.ensureMany(ctx, c.GCP.Email, []cloud.Subject{c.Subject}, c.KnownID != "")
+	})
 	if err != nil {
 		return cloud.Result{}, err
 	}
@@ -34,11 +36,13 @@ func (p *Provider) Ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 // every member is there already. The results are in the order of subjects.
 func (p *Provider) EnsureMany(ctx context.Context, email string, subjects []cloud.Subject) ([]cloud.Result, error) {
 	return deadline.Call(ctx, p.timeout, func(ctx context.Context) ([]cloud.Result, error) {
-		return p.ensureMany(ctx, email, subjects)
+		return p.ensureMany(ctx, email, subjects, false)
 	})
 }
 
-func (p *Provider) ensureMany(ctx context.Context, email string, subjects []cloud.Subject) ([]cloud.Result, error) {
+// ensureMany is EnsureMany; known says the members were granted by earlier
+// calls (drift checks), which a recent read of the policy may answer.
+func (p *Provider) ensureMany(ctx context.Context, email string, subjects []cloud.Subject, known bool) ([]cloud.Result, error) {
 	if len(subjects) == 0 {
 		return nil, nil
 	}
@@ -47,7 +51,7 @@ func (p *Provider) ensureMany(ctx context.Context, email string, subjects []clou
 		if s.Namespace == "" || s.Name == "" {
 			return nil, fmt.Errorf("ServiceAccount %q in namespace %q: both names must be set (%w)", s.Name, s.Namespace, cloud.ErrInvalid)
 		}
-		changes[i] = change{member: member(p.pool, s)}
+		changes[i] = change{member: member(p.pool, s), known: known}
 	}
 	email = strings.ToLower(email)
 	cs, err := p.batches.Do(ctx, email, changes...)
@@ -97,6 +101,10 @@ func (p *Provider) remove(ctx context.Context, c cloud.Connection) (cloud.Result
 type change struct {
 	member string
 	remove bool
+	// known: an earlier call granted the member (a drift check). Only such
+	// grants are answered from a recent read: a first grant must see the
+	// policy as it is now, to tell a member someone else made (adopted).
+	known bool
 }
 
 // commit applies a batch of changes to email's policy in one
@@ -109,8 +117,13 @@ type change struct {
 // added earlier from one someone else did. A member that this call may
 // itself have added, in a write whose answer was lost, is Created.
 func (p *Provider) commit(ctx context.Context, email string, batch []*batch.Call[change]) {
+	if p.fromRecentRead(email, batch) {
+		return
+	}
 	tried := map[string]bool{} // members added by this call's writes so far
+	var last *iam.Policy       // as read, with this call's changes
 	err := p.modify(ctx, email, len(batch), func(pol *iam.Policy, mayHaveLanded bool) bool {
+		last = pol
 		added := map[string]bool{} // by earlier changes of this attempt
 		changed := false
 		for _, c := range batch {
@@ -135,9 +148,46 @@ func (p *Provider) commit(ctx context.Context, email string, batch []*batch.Call
 		}
 		return changed
 	})
+	if err != nil || last == nil {
+		p.reads.Forget(email)
+	} else {
+		p.reads.Put(email, grantees(last))
+	}
 	for _, c := range batch {
 		c.Err = err
 	}
+}
+
+// fromRecentRead answers a batch of drift checks from a recent read of
+// email's policy when it holds every member: they were there before, so
+// Adopted, as a fresh read would say. It answers nothing otherwise.
+func (p *Provider) fromRecentRead(email string, batch []*batch.Call[change]) bool {
+	members, ok := p.reads.Get(email)
+	if !ok {
+		return false
+	}
+	for _, c := range batch {
+		if c.Req.remove || !c.Req.known || !members[c.Req.member] {
+			return false
+		}
+	}
+	for _, c := range batch {
+		c.Result = cloud.Result{Action: cloud.Adopted, ID: email + " " + c.Req.member}
+	}
+	return true
+}
+
+// grantees are the members granted Role unconditionally in pol.
+func grantees(pol *iam.Policy) map[string]bool {
+	out := map[string]bool{}
+	for _, b := range pol.Bindings {
+		if isGrant(b) {
+			for _, m := range b.Members {
+				out[m] = true
+			}
+		}
+	}
+	return out
 }
 
 func check(c cloud.Connection) error {

@@ -35,6 +35,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/recent"
 )
 
 // Role is the role granted to each ServiceAccount's member.
@@ -75,6 +76,12 @@ type Options struct {
 	// Timeout bounds each Ensure, EnsureMany and Remove, the
 	// read-modify-write it joins, and each HTTP request; 0: 30 seconds.
 	Timeout time.Duration
+	// ReadReuse is how long a read of a Google service account's policy
+	// also answers grants whose members it holds (0: not at all): the
+	// controller checks the ServiceAccounts sharing one account together,
+	// so one read serves all their drift checks. A grant whose member is
+	// missing, and every removal, read the policy afresh.
+	ReadReuse time.Duration
 }
 
 // Provider grants and revokes Workload Identity members. Safe for concurrent use.
@@ -88,6 +95,9 @@ type Provider struct {
 	timeout     time.Duration // of each call, and of each read-modify-write
 	locks       keyedLocks
 	batches     batch.Batcher[change]
+	// reads holds, per account, the members of the last policy read or
+	// written, for ReadReuse.
+	reads recent.Reads[map[string]bool]
 }
 
 // policyAPI is the part of the IAM API the provider uses: the test seam.
@@ -126,6 +136,7 @@ func newProvider(api policyAPI, o Options) (*Provider, error) {
 		maxBackoff:  orDefault(o.MaxBackoff, DefaultMaxBackoff),
 		timeout:     deadline.Or(o.Timeout),
 	}
+	p.reads.TTL = o.ReadReuse
 	p.project = poolProject(p.pool)
 	p.batches.Run, p.batches.Timeout = p.commit, p.timeout
 	return p, nil

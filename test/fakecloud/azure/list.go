@@ -13,7 +13,7 @@ import (
 func (s *Server) list(w http.ResponseWriter, r *http.Request, rt route) {
 	q := r.URL.Query()
 	s.mu.Lock()
-	size := s.pageSize
+	size, most := s.pageSize, s.maxPageSize
 	s.mu.Unlock()
 	if top := q.Get("$top"); top != "" {
 		n, err := strconv.Atoi(top)
@@ -23,6 +23,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 		size = n
+	}
+	if most > 0 {
+		size = min(size, most)
 	}
 	var after string
 	if tok := q.Get("$skiptoken"); tok != "" {

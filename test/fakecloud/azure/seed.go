@@ -116,6 +116,14 @@ func (s *Server) SetPageSize(n int) {
 	s.pageSize = max(n, 1)
 }
 
+// SetMaxPageSize caps every page, whatever $top asks for (0: no cap), as
+// a server may: clients must follow nextLink.
+func (s *Server) SetMaxPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxPageSize = max(n, 0)
+}
+
 // SetRetryAfter sets the Retry-After seconds sent with throttling errors.
 func (s *Server) SetRetryAfter(seconds int) {
 	s.mu.Lock()

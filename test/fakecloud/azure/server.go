@@ -43,8 +43,10 @@ type Server struct {
 	overlaps   int
 	window     time.Duration
 	pageSize   int
-	retryAfter int
-	tenantID   string
+	// maxPageSize caps pages whatever $top says; 0: no cap.
+	maxPageSize int
+	retryAfter  int
+	tenantID    string
 }
 
 // NewServer returns an empty simulator with a fixed fault seed, pages of 10
