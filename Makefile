@@ -36,6 +36,11 @@ test: control-plane ## Run vet, the format check, unit tests, fuzz seeds and the
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	KUBEBUILDER_ASSETS=$(ASSETS) $(GO) test -count=1 ./...
+	$(MAKE) test-monitoring
+
+.PHONY: test-monitoring
+test-monitoring: ## Check the chart's alerts and dashboard with Prometheus's rule and PromQL parsers (own module).
+	cd test/monitoring && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 .PHONY: manifests
 manifests: ## Render deploy/install.yaml from the Helm chart deploy/chart/keyless.
