@@ -22,7 +22,7 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -ldflags="-s -w" -o /out/keyless ./cmd/keyless
 
 # Runtime: static binary on distroless, no shell, non-root (65532 is the
-# "nonroot" user of the image, and the runAsUser of deploy/base).
+# "nonroot" user of the image, and the runAsUser of the chart's Deployment).
 FROM gcr.io/distroless/static:nonroot
 COPY --from=builder /out/keyless /keyless
 USER 65532:65532

@@ -58,7 +58,7 @@ type Environment struct {
 func WebhookConfiguration() (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
 	wh := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	if err := yaml.UnmarshalStrict(deploy.WebhookConfiguration, wh); err != nil {
-		return nil, fmt.Errorf("decoding deploy/base/webhook.yaml: %w", err)
+		return nil, fmt.Errorf("decoding the webhook configuration of deploy/install.yaml: %w", err)
 	}
 	return wh, nil
 }
