@@ -73,6 +73,7 @@ bench: ## Run the admission Go benchmarks and the TLS load benchmark against the
 scale: control-plane ## Controller at 5,000 connections and memory with 5,000 ServiceAccounts and Deployments (docs/benchmarks.md).
 	$(GO) run ./test/scale --mode=scale --connections=5000 --qps=20 --skip-resync --resync-period=10m
 	$(GO) run ./test/scale --mode=scale --connections=5000 --qps=50 --kube-api-qps=200 --resync-period=3m
+	$(GO) run ./test/scale --mode=scale --connections=3000 --identity-layout=grouped --qps=20 --kube-api-qps=200 --resync-period=3m
 	$(GO) run ./test/scale --mode=memory --settle=15s
 
 .PHONY: clean

@@ -302,6 +302,31 @@ func readyCounts(ctx context.Context, h *harness, nss []string) (map[string]int,
 	return out, nil
 }
 
+// checkedSince counts, per cloud, the Ready connections whose status was
+// written after t: the drift checks made since then.
+func checkedSince(ctx context.Context, h *harness, nss []string, t time.Time) (map[string]int, error) {
+	out := map[string]int{}
+	for _, ns := range nss {
+		var list corev1.ServiceAccountList
+		if err := h.K8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return nil, err
+		}
+		for _, sa := range list.Items {
+			for c, k := range statusKeys {
+				var st struct {
+					State    string
+					LastSync time.Time
+				}
+				if raw := sa.Annotations[k]; raw != "" && json.Unmarshal([]byte(raw), &st) == nil &&
+					st.State == "Ready" && st.LastSync.After(t) {
+					out[c]++
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // waitReady polls until want connections are Ready; it returns the counts
 // per cloud at each poll.
 func waitReady(ctx context.Context, h *harness, nss []string, want int, timeout time.Duration, logf func(string, ...any)) (map[string]int, error) {
