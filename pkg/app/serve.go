@@ -48,7 +48,8 @@ func newServeCommand(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log.Info("starting keyless", "version", Version, "webhookPort", cfg.WebhookPort, "leaderElect", cfg.LeaderElect)
+			log.Info("starting keyless", "version", Version, "webhookPort", cfg.WebhookPort, "leaderElect", cfg.LeaderElect,
+				"goMemoryLimit", setMemoryLimit())
 			return mgr.Start(cmd.Context())
 		},
 	}
