@@ -23,7 +23,7 @@ kubectl-plugin: ## Build bin/kubectl-keyless, the kubectl plugin (`kubectl keyle
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-keyless ./cmd/kubectl-keyless
 
 .PHONY: control-plane
-control-plane: ## Build etcd and kube-apiserver from Go modules into bin/control-plane (first time ~10-20 min).
+control-plane: ## Build the local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) into bin/control-plane (first time ~12-20 min).
 	KEYLESS_ASSETS_DIR=$(ASSETS) ./hack/control-plane.sh >/dev/null
 
 .PHONY: dev
