@@ -81,11 +81,17 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 // --config (if any), then the flags set on the command line, which win.
 // fs must have been bound with BindFlags to a Config of Default values and parsed.
 func Load(fs *pflag.FlagSet, flagged Config) (Config, error) {
+	return LoadOver(fs, flagged, Default())
+}
+
+// LoadOver is Load for a command whose flags were bound to defaults other
+// than Default(), such as `keyless dev`.
+func LoadOver(fs *pflag.FlagSet, flagged, defaults Config) (Config, error) {
 	path, _ := fs.GetString(ConfigFlag)
 	if path == "" {
 		return flagged, nil
 	}
-	c := Default()
+	c := defaults
 	file := pflag.NewFlagSet("file", pflag.ContinueOnError)
 	BindFlags(file, &c)
 	if err := applyFile(file, path); err != nil {

@@ -165,6 +165,9 @@ func describeCreated(got, before *unstructured.Unstructured) []string {
 func fields(u *unstructured.Unstructured) map[string]string {
 	out := map[string]string{}
 	for k, v := range u.GetAnnotations() {
+		if domain, _, _ := strings.Cut(k, "/"); strings.HasSuffix(domain, "kubernetes.io") {
+			continue // the Kubernetes controllers' own, such as a Deployment's revision
+		}
 		out["metadata.annotations["+k+"]"] = v
 	}
 	base := []string{"spec", "template"}

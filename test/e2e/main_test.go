@@ -1,6 +1,7 @@
-// Package e2e runs Keyless against a real kube-apiserver and etcd (built from
-// Go modules by hack/control-plane.sh) through envtest, with the webhook
-// registered from deploy/ and the real manager.
+// Package e2e runs Keyless on the local cluster of pkg/devenv (etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and kwok's
+// simulated nodes, built from Go modules by hack/control-plane.sh), with the
+// webhook registered from deploy/, the real manager and the cloud simulators.
 package e2e
 
 import (

@@ -15,7 +15,7 @@ import (
 // recordsOf lists Keyless's records of one ServiceAccount's cloud objects.
 func recordsOf(t *testing.T, ns, sa string) []record.Entry {
 	t.Helper()
-	all, err := (&record.Store{Client: k8s, Namespace: env.Config().LeaderElectionNamespace}).All(context.Background(), "")
+	all, err := (&record.Store{Client: k8s, Namespace: env.KeylessConfig().LeaderElectionNamespace}).All(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

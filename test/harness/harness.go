@@ -1,5 +1,6 @@
-// Package harness runs Keyless as a child process against a local control
-// plane (envtest) and the cloud simulators, for the soak and scale commands.
+// Package harness runs Keyless as child processes against the local
+// cluster of pkg/devenv (started without Keyless, with the cloud
+// simulators), for the soak and scale commands.
 package harness
 
 import (
@@ -21,20 +22,21 @@ import (
 	"syscall"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/keyless-dev/keyless/pkg/config"
 	"github.com/keyless-dev/keyless/pkg/devenv"
 )
 
 // AllowAll is a ConnectionPolicy that allows every identity.
 const AllowAll = "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  allowRetain: {}\n  rules: []\n"
 
-// Harness is a control plane, the simulators and what a keyless child
-// process needs to run against them.
+// Harness is the local environment and what a keyless child process needs
+// to run against it.
 type Harness struct {
+	Devenv     *devenv.Environment
 	Env        *envtest.Environment
 	Rest       *rest.Config
 	K8s        client.Client
@@ -50,8 +52,8 @@ type Harness struct {
 
 // Options configure Start.
 type Options struct {
-	Name      string // names the temporary folder and the kubeconfig user
-	Assets    string // etcd and kube-apiserver
+	Name      string // names the temporary folder
+	Assets    string // the local cluster's binaries (hack/control-plane.sh)
 	Binary    string // a prebuilt keyless binary; empty builds one
 	ModuleDir string // where `go build ./cmd/keyless` runs
 	Lease     time.Duration
@@ -59,7 +61,7 @@ type Options struct {
 	Logf      func(string, ...any)
 }
 
-// Start starts the control plane and the simulators, and builds keyless
+// Start starts the local environment without Keyless and builds keyless
 // unless o.Binary names one.
 func Start(o Options) (_ *Harness, err error) {
 	h := &Harness{Lease: o.Lease, Resync: o.Resync, Logf: o.Logf}
@@ -78,53 +80,41 @@ func Start(o Options) (_ *Harness, err error) {
 			return nil, err
 		}
 	}
-	wh, err := devenv.EnvtestWebhookConfiguration()
-	if err != nil {
-		return nil, err
-	}
-	h.Env = &envtest.Environment{
-		BinaryAssetsDirectory: o.Assets,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{wh},
-		},
-	}
-	if h.Rest, err = h.Env.Start(); err != nil {
-		h.Env = nil
-		return nil, fmt.Errorf("starting envtest (assets %s): %w", o.Assets, err)
-	}
-	h.Rest.QPS, h.Rest.Burst = 200, 400
-	if h.K8s, err = client.New(h.Rest, client.Options{}); err != nil {
-		return nil, err
-	}
-	if h.Clouds, err = devenv.StartClouds(); err != nil {
-		return nil, err
-	}
-	user, err := h.Env.AddUser(envtest.User{Name: "keyless-" + o.Name, Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := user.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
-	h.Kubeconfig = filepath.Join(h.Dir, "kubeconfig")
-	if err := os.WriteFile(h.Kubeconfig, raw, 0o600); err != nil {
-		return nil, err
-	}
 	h.Policy = filepath.Join(h.Dir, "policy.yaml")
 	if err := os.WriteFile(h.Policy, []byte(AllowAll), 0o600); err != nil {
+		return nil, err
+	}
+	env, err := devenv.Start(context.Background(), devenv.Options{
+		AssetsDir: o.Assets, Dir: filepath.Join(h.Dir, "cluster"), Config: h.config(), SimulateClouds: true, NoKeyless: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the local cluster (assets %s): %w", o.Assets, err)
+	}
+	h.Devenv, h.Env, h.Clouds, h.Kubeconfig = env, env.Env, env.Clouds, env.Kubeconfig
+	h.Rest = rest.CopyConfig(env.RestConfig)
+	h.Rest.QPS, h.Rest.Burst = 200, 400
+	if h.K8s, err = client.New(h.Rest, client.Options{}); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
+// config is the configuration of the keyless child processes, beyond what
+// the environment sets (the cluster, the webhook and the simulators).
+func (h *Harness) config() config.Config {
+	c := config.Default()
+	c.LeaderElect, c.LeaseDuration = true, h.Lease
+	c.AWSQPS, c.AzureQPS, c.GCPQPS = 100, 100, 100
+	c.ResyncPeriod = h.Resync
+	c.PolicyFile = h.Policy
+	c.MetricsAddr = "0"
+	return c
+}
+
 // Stop stops everything and removes the temporary folder.
 func (h *Harness) Stop() {
-	if h.Clouds != nil {
-		h.Clouds.Close()
-	}
-	if h.Env != nil {
-		_ = h.Env.Stop()
+	if h.Devenv != nil {
+		_ = h.Devenv.Stop()
 	}
 	if h.Dir != "" && os.Getenv("KEYLESS_HARNESS_KEEP") == "" {
 		_ = os.RemoveAll(h.Dir)
@@ -162,31 +152,12 @@ func (h *Harness) Serve(name, bin string, webhookPort int, logOut io.Writer, dro
 	if err != nil {
 		return nil, err
 	}
-	w := h.Env.WebhookInstallOptions
-	if webhookPort == 0 {
-		webhookPort = w.LocalServingPort
+	c := h.Devenv.KeylessConfig()
+	c.HealthAddr = health
+	if webhookPort != 0 {
+		c.WebhookPort = webhookPort
 	}
-	c := h.Clouds
-	args := []string{"serve",
-		"--kubeconfig=" + h.Kubeconfig,
-		"--cert-dir=" + w.LocalServingCertDir,
-		"--webhook-host=" + w.LocalServingHost,
-		"--webhook-port=" + strconv.Itoa(webhookPort),
-		"--leader-elect",
-		"--leader-election-namespace=default",
-		"--leader-election-lease-duration=" + h.Lease.String(),
-		"--cluster-name=" + devenv.ClusterName,
-		"--cloud-credentials=anonymous",
-		"--aws-region=" + devenv.AWSRegion, "--aws-endpoint=" + c.AWSURL,
-		"--azure-subscription-id=" + devenv.AzureSubscription, "--azure-tenant-id=" + devenv.AzureTenant,
-		"--azure-oidc-issuer-url=" + devenv.AzureIssuer, "--azure-endpoint=" + c.AzureURL,
-		"--gcp-workload-pool=" + devenv.GCPProject + ".svc.id.goog", "--gcp-endpoint=" + c.GCPURL,
-		"--aws-qps=100", "--azure-qps=100", "--gcp-qps=100",
-		"--resync-period=" + h.Resync.String(),
-		"--policy-file=" + h.Policy,
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=" + health,
-	}
+	args := append([]string{"serve"}, devenv.Args(c)...)
 	args = slices.DeleteFunc(args, func(a string) bool {
 		k, _, _ := strings.Cut(a, "=")
 		return slices.Contains(drop, k)

@@ -126,9 +126,9 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 		_ = os.WriteFile(f, []byte(bad[name]), 0o600)
 		port, _ := th.FreePort()
 		health, _ := th.FreeAddr()
-		row("policy file: "+name, strings.ReplaceAll(bad[name], "\n", "⏎"), h.startError(
-			"serve", "--kubeconfig="+h.Kubeconfig, "--cert-dir="+w.LocalServingCertDir, fmt.Sprintf("--webhook-port=%d", port),
-			"--metrics-bind-address=0", "--health-probe-bind-address="+health, "--leader-election-namespace=default", "--policy-file="+f))
+		c := h.Devenv.KeylessConfig()
+		c.WebhookPort, c.HealthAddr, c.PolicyFile = port, health, f
+		row("policy file: "+name, strings.ReplaceAll(bad[name], "\n", "⏎"), h.startError(append([]string{"serve"}, devenv.Args(c)...)...))
 	}
 	row("flags", "keyless serve --webhook-port=0 --tls-min-version=1.1", h.startError("serve", "--webhook-port=0", "--tls-min-version=1.1"))
 	return b.String(), nil
