@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/controller"
@@ -124,5 +123,3 @@ func fakecloudCredential(name, ns, sa string) fakeazure.Credential {
 	return fakeazure.Credential{Name: name, Issuer: devenv.AzureIssuer, Subject: "system:serviceaccount:" + ns + ":" + sa,
 		Audiences: []string{"api://AzureADTokenExchange"}}
 }
-
-func clientInNamespace(ns string) client.DeleteAllOfOption { return client.InNamespace(ns) }

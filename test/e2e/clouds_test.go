@@ -100,8 +100,8 @@ func TestConnectChangeRemove(t *testing.T) {
 }
 
 // TestDeletingTheServiceAccountRemovesCloudObjects covers a ServiceAccount
-// deleted by its user, and one whose namespace is deleted (envtest runs no
-// namespace controller, so the test deletes the ServiceAccounts as it would).
+// deleted by its user, and one whose namespace is deleted (by the
+// namespace controller).
 func TestDeletingTheServiceAccountRemovesCloudObjects(t *testing.T) {
 	ns := namespace(t)
 	gsa := "deleted@" + devenv.GCPProject + ".iam.gserviceaccount.com"
@@ -121,10 +121,7 @@ func TestDeletingTheServiceAccountRemovesCloudObjects(t *testing.T) {
 	if err := k8s.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.DeleteAllOf(context.Background(), &corev1.ServiceAccount{}, clientInNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	gone(t, ns, "two")
+	namespaceGone(t, ns)
 	if len(associations(ns, "two")) != 0 || members(gsa, ns, "two") != 0 {
 		t.Errorf("cloud objects of the namespace remain")
 	}

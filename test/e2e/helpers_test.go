@@ -83,6 +83,8 @@ func withServiceAccount(sa string) objOpt {
 			w.Spec.Template.Spec.ServiceAccountName = sa
 		case *batchv1.CronJob:
 			w.Spec.JobTemplate.Spec.Template.Spec.ServiceAccountName = sa
+		case *batchv1.Job:
+			w.Spec.Template.Spec.ServiceAccountName = sa
 		}
 	}
 }
