@@ -77,7 +77,7 @@ func newDevCommand(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.String(config.ConfigFlag, "", "YAML file of settings whose keys are the flag names (for example `policy-file: policy.yaml`).")
 	config.BindFlags(f, &c)
-	f.StringVar(&o.assets, "assets", o.assets, "Folder with the cluster's binaries and kwok's stages (default $KUBEBUILDER_ASSETS or bin/control-plane).")
+	f.StringVar(&o.assets, "assets", o.assets, "Folder with the cluster's binaries and kwok's stages ($KUBEBUILDER_ASSETS when set).")
 	f.StringVar(&o.kubeconfig, "kubeconfig-out", o.kubeconfig, "Where to write the kubeconfig of the local cluster; the components' logs go next to it, in cluster/.")
 	f.BoolVar(&o.examples, "examples", o.examples, "Apply deploy/examples and print what Keyless changed and the pods that run.")
 	f.BoolVar(&o.simulate, "simulate-clouds", o.simulate,
@@ -89,10 +89,10 @@ func newDevCommand(stdout, stderr io.Writer) *cobra.Command {
 // checkDevConfig validates cfg and refuses the settings that the local
 // cluster (and the simulators) make themselves.
 func checkDevConfig(defaults config.Config, cfg *config.Config, simulate bool) error {
-	if errs := config.Validate(cfg); len(errs) > 0 {
-		return fmt.Errorf("invalid configuration:\n  %s", joinErrs(errs))
-	}
 	var problems []string
+	if errs := config.Validate(cfg); len(errs) > 0 {
+		problems = append(problems, joinErrs(errs))
+	}
 	if bad := devenv.Conflicts(defaults, *cfg, devenv.EnvironmentFlags); len(bad) > 0 {
 		problems = append(problems, fmt.Sprintf("--%s: set by the local cluster; leave it out", strings.Join(bad, ", --")))
 	}

@@ -104,6 +104,7 @@ func TestDevFlags(t *testing.T) {
 			return ""
 		}, ""},
 		{"validated as serve's", []string{"--tls-min-version=1.1"}, nil, "--tls-min-version"},
+		{"every problem at once", []string{"--tls-min-version=1.1", "--kubeconfig=k"}, nil, "set by the local cluster"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

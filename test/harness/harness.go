@@ -59,6 +59,9 @@ type Options struct {
 	Lease     time.Duration
 	Resync    time.Duration
 	Logf      func(string, ...any)
+	// Nodes are the simulated nodes; nil means devenv.DefaultNodes (room
+	// for 110 pods each, as a kubelet's default).
+	Nodes []devenv.Node
 }
 
 // Start starts the local environment without Keyless and builds keyless
@@ -85,7 +88,7 @@ func Start(o Options) (_ *Harness, err error) {
 		return nil, err
 	}
 	env, err := devenv.Start(context.Background(), devenv.Options{
-		AssetsDir: o.Assets, Dir: filepath.Join(h.Dir, "cluster"), Config: h.config(), SimulateClouds: true, NoKeyless: true,
+		AssetsDir: o.Assets, Dir: filepath.Join(h.Dir, "cluster"), Nodes: o.Nodes, Config: h.config(), SimulateClouds: true, NoKeyless: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the local cluster (assets %s): %w", o.Assets, err)
