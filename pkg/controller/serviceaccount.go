@@ -190,7 +190,7 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 // run as it. Owners are only added: the garbage collector drops those that
 // are deleted, and deletes the ServiceAccount with the last.
 func (r *ServiceAccountReconciler) adoptUsers(ctx context.Context, sa *corev1.ServiceAccount, users []workload.User) error {
-	if sa.Labels[managedByLabel] != managedByKeyless || !sa.DeletionTimestamp.IsZero() {
+	if sa.Labels[ManagedByLabel] != ManagedByKeyless || !sa.DeletionTimestamp.IsZero() {
 		return nil
 	}
 	refs := ownerRefs(sa.OwnerReferences, users)
@@ -218,17 +218,17 @@ func ownerRefs(have []metav1.OwnerReference, users []workload.User) []metav1.Own
 	return out
 }
 
-// The label on the ServiceAccounts Keyless creates.
+// The label on the ServiceAccounts Keyless creates; the cache must keep it.
 const (
-	managedByLabel   = "app.kubernetes.io/managed-by"
-	managedByKeyless = "keyless"
+	ManagedByLabel   = "app.kubernetes.io/managed-by"
+	ManagedByKeyless = "keyless"
 )
 
 func (r *ServiceAccountReconciler) create(ctx context.Context, req reconcile.Request, users []workload.User,
 	want map[string]string, problems []string) error {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 		Name: req.Name, Namespace: req.Namespace, Annotations: map[string]string{},
-		Labels: map[string]string{managedByLabel: managedByKeyless},
+		Labels: map[string]string{ManagedByLabel: ManagedByKeyless},
 	}}
 	var keys []string
 	for k, v := range want {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/controller"
 )
 
 // cacheOptions keep in the informer caches only what Keyless reads. The
@@ -150,10 +151,15 @@ func slimWorkload(in any) (any, error) {
 }
 
 // slimServiceAccount keeps a ServiceAccount's metadata (its secrets and
-// image pull secrets are never read).
+// image pull secrets are never read), and of its labels only the one that
+// marks the ServiceAccounts Keyless created, whose users it makes owners.
 func slimServiceAccount(in any) (any, error) {
 	if o, ok := in.(*corev1.ServiceAccount); ok {
-		return &corev1.ServiceAccount{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta)}, nil
+		sa := &corev1.ServiceAccount{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta)}
+		if o.Labels[controller.ManagedByLabel] == controller.ManagedByKeyless {
+			sa.Labels = map[string]string{controller.ManagedByLabel: controller.ManagedByKeyless}
+		}
+		return sa, nil
 	}
 	return in, nil
 }

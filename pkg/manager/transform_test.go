@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -247,4 +248,29 @@ func abbreviate(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// The label that marks the ServiceAccounts Keyless created is kept (the
+// controller makes their users owners), and no other label, nor that one
+// with another value or on a workload.
+func TestTransformKeepsTheManagedByLabel(t *testing.T) {
+	mine := map[string]string{controller.ManagedByLabel: controller.ManagedByKeyless}
+	tests := []struct {
+		name string
+		in   client.Object
+		want map[string]string
+	}{
+		{"created by Keyless", &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "a",
+			Labels: merged(mine, map[string]string{"team": strings.Repeat("x", 60)})}}, mine},
+		{"managed by someone else", &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "a",
+			Labels: map[string]string{controller.ManagedByLabel: "helm"}}}, nil},
+		{"a workload with the label", &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: mine}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := transform(t, tt.in).GetLabels(); !maps.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+				t.Errorf("labels %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

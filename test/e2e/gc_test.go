@@ -23,13 +23,6 @@ import (
 // garbage collector keeps it while any of them is left, dropping only the
 // deleted owner, and deletes it (and Keyless its binding) with the last.
 func TestCreatedServiceAccountGoesWithItsLastUser(t *testing.T) {
-	// The controller adds users as owners only of ServiceAccounts labelled
-	// app.kubernetes.io/managed-by=keyless, and its ServiceAccount cache
-	// keeps no labels (slimMeta in pkg/manager/transform.go), so no user
-	// after the first becomes an owner, and the garbage collector deletes
-	// the ServiceAccount with its first user. With that label kept in the
-	// cache, this test passes.
-	t.Skip("the ServiceAccount cache drops the managed-by label that adding owners depends on")
 	t.Parallel()
 	ns := namespace(t)
 	gsa := "shared-user@" + devenv.GCPProject + ".iam.gserviceaccount.com"
