@@ -17,7 +17,6 @@ import (
 // their creation; their pods run as the workload's ServiceAccount on a
 // Workload Identity node, and complete.
 func TestJobsGetTheirConnectionsAtCreation(t *testing.T) {
-	t.Parallel()
 	ns := namespace(t)
 	j := job(ns, "one-off", connectedToAll(t, "one-off"))
 	create(t, j)
@@ -25,6 +24,9 @@ func TestJobsGetTheirConnectionsAtCreation(t *testing.T) {
 		o.(*batchv1.CronJob).Spec.Schedule = "* * * * *"
 	})
 	create(t, c)
+	// The CronJob fires at the next full minute: the sequential tests run
+	// meanwhile.
+	t.Parallel()
 	readyOnAll(t, ns, "one-off")
 	readyOnAll(t, ns, "every-minute")
 
