@@ -145,8 +145,8 @@ type scaleResult struct {
 	ResyncCalls           map[string]map[string]int
 	ResyncMid, ResyncMean map[string]float64
 	// ResyncChecks counts the connections drift-checked in the window.
-	ResyncChecks map[string]int
-	ResyncPeakRSS         int64
+	ResyncChecks  map[string]int
+	ResyncPeakRSS int64
 }
 
 func runScale(ctx context.Context, h *harness, c config) (string, error) {
