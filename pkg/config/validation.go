@@ -115,7 +115,7 @@ func validateClouds(c *Config) field.ErrorList {
 			errs = append(errs, field.Invalid(flag("cluster-name"), c.ClusterName, msg))
 		}
 	}
-	if c.AWSAccountID != "" && !isDigits(c.AWSAccountID, 12) {
+	if c.AWSAccountID != "" && !annotations.IsAWSAccountID(c.AWSAccountID) {
 		errs = append(errs, field.Invalid(flag("aws-account-id"), c.AWSAccountID,
 			"must be the cluster's 12-digit AWS account ID (aws sts get-caller-identity --query Account)"))
 	}
@@ -206,16 +206,4 @@ func Verbosity(level string) (int, error) {
 		return 0, fmt.Errorf("must be error, info, debug or a number from 0 to 10")
 	}
 	return n, nil
-}
-
-func isDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -188,6 +188,21 @@ func (e *evaluation) allowsAWS(pats []awsPattern, r *annotations.AWSRole) (ok bo
 		return e.allows(len(pats), func(i int) bool { return pats[i].namespaced },
 			func(i int, v *vars) bool { return pats[i].match(r, arn, inCluster, v) })
 	}
+	return outcome(inCluster, decide, func() string {
+		if account == "" {
+			return "name patterns match role ARNs only in the cluster's own AWS account, which is not configured: " +
+				"set --aws-account-id, or allow the ARN with an ARN pattern; "
+		}
+		return fmt.Sprintf("name patterns match role ARNs only in the cluster's AWS account %s, not %s: "+
+			"allow roles of another account with an ARN pattern, e.g. %q; ", account, r.Account, arn)
+	})
+}
+
+// outcome turns decide (does a pattern allow the identity, as if it were
+// in the cluster's own account or not; which longer namespace owns it) into
+// the answer: allowed, owned by a longer namespace, or refused. When only
+// being outside the cluster's account refuses it, outside says why.
+func outcome(inCluster bool, decide func(inCluster bool) (bool, string), outside func() string) (bool, string) {
 	ok, owner := decide(inCluster)
 	switch {
 	case ok:
@@ -200,12 +215,7 @@ func (e *evaluation) allowsAWS(pats []awsPattern, r *annotations.AWSRole) (ok bo
 	if would, owner := decide(true); !would && owner == "" {
 		return false, "" // no name pattern is near: the list says it all
 	}
-	if account == "" {
-		return false, "name patterns match role ARNs only in the cluster's own AWS account, which is not configured: " +
-			"set --aws-account-id, or allow the ARN with an ARN pattern; "
-	}
-	return false, fmt.Sprintf("name patterns match role ARNs only in the cluster's AWS account %s, not %s: "+
-		"allow roles of another account with an ARN pattern, e.g. %q; ", account, r.Account, arn)
+	return false, outside()
 }
 
 // allowsAzure is allowsAWS for an Azure identity.
@@ -219,25 +229,15 @@ func (e *evaluation) allowsAzure(pats []azurePattern, a *annotations.AzureIdenti
 		return e.allows(len(pats), func(i int) bool { return pats[i].namespaced },
 			func(i int, v *vars) bool { return pats[i].match(&val, foldVars(v)) })
 	}
-	ok, owner := decide(inCluster)
-	switch {
-	case ok:
-		return true, ""
-	case owner != "":
-		return false, ownedBy(owner)
-	case inCluster:
-		return false, ""
-	}
-	if would, owner := decide(true); !would && owner == "" {
-		return false, "" // no name pattern is near: the list says it all
-	}
-	if cluster == "" {
-		return false, "RESOURCEGROUP/NAME patterns match identities only in the cluster's own subscription, which is not " +
-			"configured: set --azure-subscription-id, or allow the identity with a SUBSCRIPTION/RESOURCEGROUP/NAME pattern; "
-	}
-	return false, fmt.Sprintf("RESOURCEGROUP/NAME patterns match identities only in the cluster's subscription %s, not %s: "+
-		"allow identities of another subscription with a SUBSCRIPTION/RESOURCEGROUP/NAME pattern, e.g. %q; ",
-		cluster, a.SubscriptionID, azureName(sub, a))
+	return outcome(inCluster, decide, func() string {
+		if cluster == "" {
+			return "RESOURCEGROUP/NAME patterns match identities only in the cluster's own subscription, which is not " +
+				"configured: set --azure-subscription-id, or allow the identity with a SUBSCRIPTION/RESOURCEGROUP/NAME pattern; "
+		}
+		return fmt.Sprintf("RESOURCEGROUP/NAME patterns match identities only in the cluster's subscription %s, not %s: "+
+			"allow identities of another subscription with a SUBSCRIPTION/RESOURCEGROUP/NAME pattern, e.g. %q; ",
+			cluster, a.SubscriptionID, azureName(sub, a))
+	})
 }
 
 // allowsGCP is allowsAWS for a Google service account.
@@ -249,24 +249,14 @@ func (e *evaluation) allowsGCP(pats []gcpPattern, email string) (ok bool, why st
 		return e.allows(len(pats), func(i int) bool { return pats[i].namespaced },
 			func(i int, v *vars) bool { return pats[i].match(email, id, inCluster, v) })
 	}
-	ok, owner := decide(inCluster)
-	switch {
-	case ok:
-		return true, ""
-	case owner != "":
-		return false, ownedBy(owner)
-	case inCluster:
-		return false, ""
-	}
-	if would, owner := decide(true); !would && owner == "" {
-		return false, "" // no name pattern is near: the list says it all
-	}
-	if cluster == "" {
-		return false, "patterns without \"@\" match service accounts only in the cluster's own project, which is not " +
-			"configured: set --gcp-workload-pool, or allow the account with an email pattern; "
-	}
-	return false, fmt.Sprintf("patterns without \"@\" match service accounts only in the cluster's project %s, not %s: "+
-		"allow accounts of another project with an email pattern, e.g. %q; ", cluster, project, email)
+	return outcome(inCluster, decide, func() string {
+		if cluster == "" {
+			return "patterns without \"@\" match service accounts only in the cluster's own project, which is not " +
+				"configured: set --gcp-workload-pool, or allow the account with an email pattern; "
+		}
+		return fmt.Sprintf("patterns without \"@\" match service accounts only in the cluster's project %s, not %s: "+
+			"allow accounts of another project with an email pattern, e.g. %q; ", cluster, project, email)
+	})
 }
 
 // gcpParts splits NAME@PROJECT.iam.gserviceaccount.com.
