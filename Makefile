@@ -75,6 +75,7 @@ scale: control-plane ## Controller at 5,000 connections and memory with 5,000 Se
 	$(GO) run ./test/scale --mode=scale --connections=5000 --qps=50 --kube-api-qps=200 --resync-period=3m
 	$(GO) run ./test/scale --mode=scale --connections=3000 --identity-layout=grouped --qps=20 --kube-api-qps=200 --resync-period=3m
 	$(GO) run ./test/scale --mode=memory --settle=15s
+	$(GO) run ./test/scale --mode=latency
 
 .PHONY: clean
 clean: ## Remove bin/ (the control plane is rebuilt on the next run).

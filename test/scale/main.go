@@ -5,12 +5,20 @@
 //	go run ./test/scale --mode=memory     # RSS with 5,000 ServiceAccounts and Deployments, this tree vs HEAD
 //	go run ./test/scale --mode=memory --tenant-serviceaccounts=600 --tenant-annotation-bytes=250000
 //	go run ./test/scale --mode=scale --connections=5000 --latency=20ms
+//	go run ./test/scale --mode=latency    # time to Ready: one new connection on an idle system, and a burst
 //
 // --mode=memory builds keyless twice: from this tree and from `git archive
 // HEAD` (read-only, in a temporary folder), so the cache transform can be
 // compared with what was committed before it. --tenant-serviceaccounts adds
 // a hostile tenant: plain ServiceAccounts (which the webhook never sees)
 // carrying large annotations that no part of Keyless reads.
+//
+// --mode=latency times new connections from the create call's return to
+// their Ready status seen by a watch: --tries of them one at a time per
+// cloud, then a burst of --burst per cloud created at once, each against
+// its floor (the cloud calls × --latency; the calls ÷ --qps). It runs with
+// --resync-period=1h unless told otherwise, so that no drift check runs
+// during the measurements.
 package main
 
 import (
@@ -28,15 +36,17 @@ import (
 
 func main() {
 	var c config
-	flag.StringVar(&c.Mode, "mode", "scale", "memory or scale")
+	flag.StringVar(&c.Mode, "mode", "scale", "memory, scale or latency")
 	flag.IntVar(&c.Connections, "connections", 1000, "scale: connected ServiceAccounts, spread over the three clouds")
-	flag.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "scale: latency the simulators add to every call")
-	flag.Float64Var(&c.QPS, "qps", 50, "scale: --aws-qps, --azure-qps and --gcp-qps of keyless")
+	flag.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "scale, latency: latency the simulators add to every call")
+	flag.Float64Var(&c.QPS, "qps", 50, "scale, latency: --aws-qps, --azure-qps and --gcp-qps of keyless")
 	flag.StringVar(&c.Layout, "identity-layout", "spread", "scale: spread (consecutive ServiceAccounts use different identities) or grouped (runs of 50, 20 for Azure, share one)")
-	flag.IntVar(&c.Workers, "workers", 16, "scale: --workers of keyless")
-	flag.StringVar(&c.KubeQPS, "kube-api-qps", "", "scale: --kube-api-qps of keyless (empty: its default)")
+	flag.IntVar(&c.Workers, "workers", 16, "scale, latency: --workers of keyless")
+	flag.StringVar(&c.KubeQPS, "kube-api-qps", "", "scale, latency: --kube-api-qps of keyless (empty: its default)")
 	flag.DurationVar(&c.Resync, "resync-period", 2*time.Minute, "--resync-period of keyless; the scale mode counts the resync's calls for 1.1 periods after all-Ready, so make it at least 1.5 × the creation phase")
-	flag.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "scale: longest wait for all-Ready")
+	flag.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "scale, latency: longest wait for all-Ready")
+	flag.IntVar(&c.Tries, "tries", 100, "latency: new connections per cloud made one at a time on an idle system")
+	flag.IntVar(&c.Burst, "burst", 1000, "latency: new connections per cloud created at once")
 	flag.IntVar(&c.ServiceAccounts, "serviceaccounts", 5000, "memory: ServiceAccounts")
 	flag.IntVar(&c.Deployments, "deployments", 5000, "memory: Deployments")
 	flag.IntVar(&c.Annotated, "annotated", 300, "memory: Deployments with a connection annotation")
@@ -51,6 +61,9 @@ func main() {
 	flag.BoolVar(&c.SkipResync, "skip-resync", false, "scale: stop at all-Ready, without counting a resync")
 	verbose := flag.Bool("v", false, "stream keyless's logs to stderr")
 	flag.Parse()
+	if c.Mode == "latency" && !flagSet("resync-period") {
+		c.Resync = time.Hour
+	}
 	if c.Layout != "spread" && c.Layout != "grouped" {
 		fmt.Fprintf(os.Stderr, "--identity-layout=%q: use spread or grouped\n", c.Layout)
 		os.Exit(2)
@@ -73,6 +86,7 @@ func main() {
 type config struct {
 	Mode, Layout                            string
 	Connections, Workers                    int
+	Tries, Burst                            int
 	Latency, Resync, Timeout, Settle        time.Duration
 	QPS                                     float64
 	KubeQPS                                 string
@@ -116,8 +130,17 @@ func run(ctx context.Context, c config) (string, error) {
 		return runMemory(ctx, h, c, base)
 	case "scale":
 		return runScale(ctx, h, c)
+	case "latency":
+		return runLatency(ctx, h, c)
 	}
-	return "", fmt.Errorf("unknown --mode %q: memory or scale", c.Mode)
+	return "", fmt.Errorf("unknown --mode %q: memory, scale or latency", c.Mode)
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // buildBase builds keyless from the committed tree (git archive HEAD into a
