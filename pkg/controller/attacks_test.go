@@ -553,3 +553,23 @@ func TestResyncAlignedPerIdentity(t *testing.T) {
 		t.Error("AWS checks are not jittered")
 	}
 }
+
+// A reconcile that changes nothing writes nothing: the second one, caused
+// by the first one's own writes (the Azure client ID next to the status),
+// must not patch the same status again.
+func TestNothingWrittenWhenNothingChanged(t *testing.T) {
+	f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAzureIdentity, azA)))
+	f.provs[cloud.Azure].ensure = func(c cloud.Connection) (cloud.Result, error) {
+		return cloud.Result{Action: cloud.Created, ID: objectID(c), ClientID: azCID}, nil
+	}
+	f.mustSync()
+	rv := f.sa().ResourceVersion
+	f.now = syncNow.Add(time.Second)
+	f.mustSync()
+	if got := f.sa().ResourceVersion; got != rv {
+		t.Errorf("resourceVersion %s -> %s: a reconcile with nothing to do wrote the ServiceAccount", rv, got)
+	}
+	if n := len(f.provs[cloud.Azure].Calls()); n != 1 {
+		t.Errorf("%d Ensure calls, want 1", n)
+	}
+}

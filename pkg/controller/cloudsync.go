@@ -127,7 +127,11 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 		case after == nil && r.before != nil:
 			changes[statusKeys[c]] = nil
 		case after != nil:
-			changes[statusKeys[c]] = encodeStatus(after)
+			// Not written again when unchanged: a reconcile caused by
+			// this one's own annotation writes must not write them twice.
+			if v := encodeStatus(after); *v != sa.Annotations[statusKeys[c]] {
+				changes[statusKeys[c]] = v
+			}
 		}
 		setConnectionState(sa, c, after)
 		restart = restart || needsRestart(c, r.before, after)
@@ -363,12 +367,14 @@ func (r *run) intent(ctx context.Context, records []record.Entry, identity strin
 	return e, true, r.s.Records.Put(ctx, e)
 }
 
-// recordResult stores the object's ID and whether it was adopted: only the
-// answer to a first Ensure can say so, since a later one finds what an
-// earlier attempt of Keyless's made.
+// recordResult stores whether the object was adopted: only the answer to a
+// first Ensure can say so, since a later one finds what an earlier attempt
+// of Keyless's made. The object's ID goes with it, but is not worth a write
+// of its own: the status holds it too, and a removal without it finds the
+// object by listing.
 func (r *run) recordResult(ctx context.Context, e *record.Entry, first bool, res cloud.Result) error {
 	adopted := e.Adopted || (first && res.Action == cloud.Adopted)
-	if e.ID == res.ID && e.Adopted == adopted {
+	if e.Adopted == adopted {
 		return nil
 	}
 	e.ID, e.Adopted = res.ID, adopted
@@ -390,6 +396,9 @@ func (r *run) retire(ctx context.Context, e record.Entry, gone bool) error {
 				cloudObject(r.c), e.Identity, e.ID)
 		}
 		return nil
+	}
+	if b := r.before; e.ID == "" && b != nil && b.Identity == e.Identity {
+		e.ID = b.ID
 	}
 	if err := r.s.removeObject(ctx, r.sa, r.c, r.subject, e); err != nil {
 		return err

@@ -1064,8 +1064,9 @@ func TestIdentityOnRecordBeforeTheCloudWrite(t *testing.T) {
 			if len(seen) != 1 || seen[0].Identity != gsaA || seen[0].UID != "uid-1" {
 				t.Fatalf("records at Ensure time %+v, want one for %s of uid-1", seen, gsaA)
 			}
-			if got := f.records(cloud.GCP); len(got) != 1 || got[0].ID != objectID(gsaAConn) {
-				t.Errorf("records after the sync %+v, want one with the object ID", got)
+			// One write per record: the object's ID is in the status.
+			if got := f.records(cloud.GCP); len(got) != 1 || got[0].Identity != gsaA {
+				t.Errorf("records after the sync %+v, want the one for %s", got, gsaA)
 			}
 			if st := cloudStatus(t, f.sa(), cloud.GCP); st.State != StateReady || st.Identity != gsaA {
 				t.Errorf("final status %+v, want Ready for %s", st, gsaA)
