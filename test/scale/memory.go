@@ -89,7 +89,10 @@ func deployment(ns, name, sa string, ann map[string]string) *appsv1.Deployment {
 	side := corev1.Container{Name: "proxy", Image: "registry.example.com/mesh/proxy:2.3.1",
 		Args: []string{"proxy", "--upstream=127.0.0.1:8080"}, Env: env[:6], Resources: res,
 		Ports: []corev1.ContainerPort{{Name: "proxy", ContainerPort: 15001}}}
-	replicas := int32(2)
+	// No pods: the local cluster runs the real deployment controller and
+	// scheduler, and Keyless caches Deployments, never their pods; tens of
+	// thousands of simulated pods would only slow the run down.
+	replicas := int32(0)
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: ann},
 		Spec: appsv1.DeploymentSpec{
