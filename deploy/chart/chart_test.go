@@ -87,3 +87,32 @@ func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *u
 	t.Fatalf("no %s %s rendered", kind, name)
 	return nil
 }
+
+// With restarts off Keyless patches no workload, so it is not allowed to.
+func TestNoWorkloadPatchWithoutRestarts(t *testing.T) {
+	patches := func(values map[string]any) []string {
+		role := find(t, render(t, values), "ClusterRole", "keyless")
+		rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+		var out []string
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			resources, _, _ := unstructured.NestedStringSlice(rule, "resources")
+			verbs, _, _ := unstructured.NestedStringSlice(rule, "verbs")
+			for _, v := range verbs {
+				if v == "patch" && resources[0] != "serviceaccounts" && resources[0] != "events" {
+					out = append(out, resources...)
+				}
+			}
+		}
+		return out
+	}
+	if got := patches(nil); len(got) != 4 {
+		t.Errorf("default: patch on %v, want the four workload kinds Keyless restarts", got)
+	}
+	if got := patches(map[string]any{"restartWorkloads": false}); len(got) != 0 {
+		t.Errorf("restartWorkloads false: patch on %v, want none", got)
+	}
+	if got := patches(map[string]any{"restartWorkloads": true}); len(got) != 4 {
+		t.Errorf("restartWorkloads true: patch on %v, want the four workload kinds", got)
+	}
+}

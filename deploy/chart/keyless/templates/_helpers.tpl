@@ -74,3 +74,8 @@ value left empty is left out, so Keyless's own default applies.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* keyless.restarts is "true" unless restartWorkloads is false: then Keyless patches no workload. */}}
+{{- define "keyless.restarts" -}}
+{{- if ne (toString .Values.restartWorkloads) "false" }}true{{ end -}}
+{{- end }}
