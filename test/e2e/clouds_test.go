@@ -138,8 +138,17 @@ func TestRetainKeepsCloudObjects(t *testing.T) {
 	}
 	gone(t, ns, "kept")
 	if members(gsa, ns, "kept") != 1 {
-		t.Errorf("the binding was removed despite deletion-policy retain")
+		t.Fatal("the binding was removed despite deletion-policy retain")
 	}
+	// It stays on record, where a policy change revokes it after its
+	// ServiceAccount is gone.
+	if rs := recordsOf(t, ns, "kept"); len(rs) != 1 || !rs[0].Retained {
+		t.Fatalf("records %+v, want the retained binding on record", rs)
+	}
+	setPolicy(t, "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  existingViolations: remove\n  rules: []\n")
+	waitFor(t, "the retained binding revoked", func() bool {
+		return members(gsa, ns, "kept") == 0 && len(recordsOf(t, ns, "kept")) == 0
+	})
 }
 
 func TestAdoptAndRefuse(t *testing.T) {

@@ -59,28 +59,3 @@ func TestReplacedServiceAccountInheritsNothing(t *testing.T) {
 		return members(gsa, ns, "app") == 0 && len(associations(ns, "app")) == 0 && len(recordsOf(t, ns, "app")) == 0
 	})
 }
-
-// Objects kept with deletion-policy: retain stay on record, where a policy
-// change can revoke them after their ServiceAccount is gone.
-func TestRetainedObjectRevokedAfterItsServiceAccountIsGone(t *testing.T) {
-	ns := namespace(t)
-	gsa := "kept-revoked@" + devenv.GCPProject + ".iam.gserviceaccount.com"
-	seed(t, annotations.KeyGCPServiceAccount, gsa)
-	create(t, serviceAccount(ns, "kept", annotated(annotations.KeyGCPServiceAccount, gsa, annotations.KeyDeletionPolicy, "retain")))
-	serviceAccountEventually(t, ns, "kept", stateIs(annotations.KeyStatusGCP, "Ready"))
-	if err := k8s.Delete(context.Background(), serviceAccount(ns, "kept")); err != nil {
-		t.Fatal(err)
-	}
-	gone(t, ns, "kept")
-	if members(gsa, ns, "kept") != 1 {
-		t.Fatal("the binding was removed despite deletion-policy retain")
-	}
-	if rs := recordsOf(t, ns, "kept"); len(rs) != 1 || !rs[0].Retained {
-		t.Fatalf("records %+v, want the retained binding on record", rs)
-	}
-
-	setPolicy(t, "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  existingViolations: remove\n  rules: []\n")
-	waitFor(t, "the retained binding revoked", func() bool {
-		return members(gsa, ns, "kept") == 0 && len(recordsOf(t, ns, "kept")) == 0
-	})
-}
