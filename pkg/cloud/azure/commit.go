@@ -22,7 +22,7 @@ type op struct {
 // credentials once for all of them. After an error about the whole
 // identity (gone, forbidden, throttled) the rest of the batch is not tried.
 func (p *Provider) commit(ctx context.Context, key string, batch []*batch.Call[op]) {
-	unlock, err := p.locks.lock(ctx, key)
+	unlock, err := p.locks.Lock(ctx, key)
 	if err != nil {
 		for _, c := range batch {
 			c.Err = err

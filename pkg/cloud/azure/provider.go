@@ -33,6 +33,7 @@ import (
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/keyed"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/recent"
 )
 
@@ -45,7 +46,7 @@ type Provider struct {
 	issuer       string
 	cluster      string
 	clients      clientsFor
-	locks        keyedLock
+	locks        keyed.Locks
 	batches      batch.Batcher[op]
 	// reads holds, per identity, its credentials as last listed and
 	// written, for Options.ReadReuse.

@@ -212,7 +212,7 @@ const retries = 2
 // earlier write of this call may have landed (its answer was a 429 or 5xx).
 // changes is only logged.
 func (p *Provider) modify(ctx context.Context, email string, changes int, edit func(pol *iam.Policy, mayHaveLanded bool) bool) error {
-	unlock, err := p.locks.lock(ctx, email)
+	unlock, err := p.locks.Lock(ctx, email)
 	if err != nil {
 		return fmt.Errorf("waiting for other changes to the policy: %w", err)
 	}

@@ -97,7 +97,7 @@ func TestContextEnds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.hold {
-				unlock, err := p.locks.lock(t.Context(), gsa)
+				unlock, err := p.locks.Lock(t.Context(), gsa)
 				if err != nil {
 					t.Fatal(err)
 				}

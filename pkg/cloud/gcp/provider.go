@@ -35,6 +35,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/deadline"
+	"github.com/keyless-dev/keyless/pkg/cloud/internal/keyed"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/recent"
 )
 
@@ -93,7 +94,7 @@ type Provider struct {
 	backoff     time.Duration
 	maxBackoff  time.Duration
 	timeout     time.Duration // of each call, and of each read-modify-write
-	locks       keyedLocks
+	locks       keyed.Locks
 	batches     batch.Batcher[change]
 	// reads holds, per account, the members of the last policy read or
 	// written, for ReadReuse.

@@ -1,4 +1,4 @@
-package azure
+package keyed
 
 import (
 	"context"
@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-func TestKeyedLock(t *testing.T) {
-	var k keyedLock
-	unlockA, err := k.lock(t.Context(), "a")
+func TestLocks(t *testing.T) {
+	var k Locks
+	unlockA, err := k.Lock(t.Context(), "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestKeyedLock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 			defer cancel()
-			unlock, err := k.lock(c, tt.key)
+			unlock, err := k.Lock(c, tt.key)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("lock(%q): %v, want %v", tt.key, err, tt.wantErr)
 			}
@@ -35,12 +35,12 @@ func TestKeyedLock(t *testing.T) {
 		})
 	}
 	unlockA()
-	if unlock, err := k.lock(t.Context(), "a"); err != nil {
+	if unlock, err := k.Lock(t.Context(), "a"); err != nil {
 		t.Errorf("after release: %v", err)
 	} else {
 		unlock()
 	}
-	if n := len(k.held); n != 0 {
+	if n := k.Len(); n != 0 {
 		t.Errorf("%d entries left after every lock was released", n)
 	}
 }
