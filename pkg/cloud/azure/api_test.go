@@ -2,13 +2,11 @@ package azure
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
 )
 
 // TestClientsPerSubscriptionBounded: the subscription of an identity comes
@@ -16,11 +14,8 @@ import (
 // kept per subscription stay within maxSubscriptions however many they
 // name, and a subscription whose clients were dropped works as before.
 func TestClientsPerSubscriptionBounded(t *testing.T) {
-	sim := fakearm.NewServer()
-	sim.AddIdentity(testSub, testRG, testUAMI, testClientID)
-	srv := httptest.NewTLSServer(sim)
-	t.Cleanup(srv.Close)
-	o := testOptions(srv.URL, srv.Client())
+	sim := newSim()
+	o := serve(t, sim)
 	clients := sdkClients(o.Credential, o.clientOptions())
 	p := newProvider(o, clients.get)
 

@@ -33,8 +33,7 @@ type env struct {
 // front of it to tamper with requests.
 func newEnv(t *testing.T, wrap func(http.Handler) http.Handler) env {
 	t.Helper()
-	sim := fakearm.NewServer()
-	sim.AddIdentity(testSub, testRG, testUAMI, testClientID)
+	sim := newSim()
 	// Pages of 10 whatever $top asks, so that listings follow nextLink.
 	sim.SetMaxPageSize(10)
 	var h http.Handler = sim
@@ -48,6 +47,21 @@ func newEnv(t *testing.T, wrap func(http.Handler) http.Handler) env {
 		t.Fatal(err)
 	}
 	return env{sim: sim, p: p}
+}
+
+// newSim is the simulator with the test identity.
+func newSim() *fakearm.Server {
+	sim := fakearm.NewServer()
+	sim.AddIdentity(testSub, testRG, testUAMI, testClientID)
+	return sim
+}
+
+// serve starts h over TLS for the test and returns options pointing at it.
+func serve(t *testing.T, h http.Handler) Options {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	return testOptions(srv.URL, srv.Client())
 }
 
 // testOptions points the provider at endpoint; client, if not nil, is the TLS server's.

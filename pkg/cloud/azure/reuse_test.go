@@ -2,7 +2,6 @@ package azure
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,11 +13,8 @@ import (
 // identity cost one List within ReadReuse; first syncs and removals always
 // go to Azure, and a kept listing follows Keyless's own writes.
 func TestReadReuse(t *testing.T) {
-	sim := fakearm.NewServer()
-	sim.AddIdentity(testSub, testRG, testUAMI, testClientID)
-	srv := httptest.NewTLSServer(sim)
-	t.Cleanup(srv.Close)
-	o := testOptions(srv.URL, srv.Client())
+	sim := newSim()
+	o := serve(t, sim)
 	o.ReadReuse = time.Minute
 	p, err := New(o)
 	if err != nil {
