@@ -15,8 +15,9 @@ help: ## Show the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## Build bin/keyless.
+build: ## Build bin/keyless (the released binary) and bin/keyless-dev (the local development environment, with the cloud simulators).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/keyless ./cmd/keyless
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/keyless-dev ./cmd/keyless-dev
 
 .PHONY: kubectl-plugin
 kubectl-plugin: ## Build bin/kubectl-keyless, the kubectl plugin (`kubectl keyless status`); put it on $PATH.
@@ -27,8 +28,8 @@ control-plane: ## Build the local cluster (etcd, kube-apiserver, kube-controller
 	KEYLESS_ASSETS_DIR=$(ASSETS) ./hack/control-plane.sh >/dev/null
 
 .PHONY: dev
-dev: control-plane build ## Run Keyless on a local control plane with the examples applied.
-	$(BIN)/keyless dev --assets $(ASSETS)
+dev: control-plane build ## Run Keyless on a local control plane with the examples applied (bin/keyless-dev).
+	$(BIN)/keyless-dev --assets $(ASSETS)
 
 .PHONY: test
 test: control-plane ## Run vet, the format check, unit tests, fuzz seeds and the end-to-end tests.

@@ -13,11 +13,11 @@ import (
 )
 
 // commands returns c and every command below it that Keyless defines
-// (cobra's own help and completion commands left out).
+// (cobra's own help and completion commands, and hidden ones, left out).
 func commands(c *cobra.Command) []*cobra.Command {
 	all := []*cobra.Command{c}
 	for _, sub := range c.Commands() {
-		if sub.Name() == "help" || sub.Name() == "completion" {
+		if sub.Name() == "help" || sub.Name() == "completion" || sub.Hidden {
 			continue
 		}
 		all = append(all, commands(sub)...)
@@ -56,7 +56,7 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 // TestHelpShowsExamples runs --help as a person would.
 func TestHelpShowsExamples(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"status", "--help"}, {"check", "--help"}, {"serve", "--help"},
-		{"uninstall", "--help"}, {"version", "--help"}, {"dev", "--help"}} {
+		{"uninstall", "--help"}, {"version", "--help"}} {
 		var out bytes.Buffer
 		if err := Run(context.Background(), args, &out, &out); err != nil {
 			t.Fatalf("keyless %v: %v", args, err)

@@ -10,6 +10,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyless-dev/keyless/pkg/config"
 )
 
 // Version is set at build time with -ldflags "-X ...app.Version=v1.2.3".
@@ -37,7 +39,14 @@ func ExitCode(err error) int {
 	return 1
 }
 
-func usageError(err error) error { return &ExitError{Code: 2, Err: err} }
+// UsageError marks err as a usage or configuration mistake: exit code 2.
+func UsageError(err error) error { return &ExitError{Code: 2, Err: err} }
+
+// FlagError is the FlagErrorFunc of Keyless's commands: a usage error that
+// says where the flags are listed.
+func FlagError(c *cobra.Command, err error) error {
+	return UsageError(fmt.Errorf("%w\nRun '%s --help' for the flags", err, c.CommandPath()))
+}
 
 // Run runs the keyless command line with args (without the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,10 +68,9 @@ func newRoot(use string, stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError(fmt.Errorf("%w\nRun '%s --help' for the flags", err, c.CommandPath()))
-	})
+	root.SetFlagErrorFunc(FlagError)
+	serveKeyless := func(ctx context.Context, cfg config.Config) error { return serve(ctx, cfg, stderr) }
 	root.AddCommand(newCheckCommand(), newStatusCommand())
-	root.AddCommand(newServeCommand(stderr), newDevCommand(stdout, stderr), newUninstallCommand(stdout), newVersionCommand())
+	root.AddCommand(newServeCommand(serveKeyless), newDevMovedCommand(), newUninstallCommand(stdout), newVersionCommand())
 	return root
 }

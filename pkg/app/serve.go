@@ -1,10 +1,9 @@
 package app
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -15,7 +14,12 @@ import (
 	"github.com/keyless-dev/keyless/pkg/manager"
 )
 
-func newServeCommand(stderr io.Writer) *cobra.Command {
+// serveFunc runs Keyless with a configuration that passed validation.
+type serveFunc func(ctx context.Context, cfg config.Config) error
+
+// newServeCommand returns `keyless serve`, which parses and validates the
+// configuration and hands it to run: serve, or a stand-in in tests.
+func newServeCommand(run serveFunc) *cobra.Command {
 	c := config.Default()
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -31,26 +35,7 @@ func newServeCommand(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.LeaderElect && cfg.LeaderElectionNamespace == "" && !inCluster() {
-				return usageError(errors.New("invalid configuration:\n  --leader-election-namespace: Required value: " +
-					"outside a cluster, name the namespace of the leader-election Lease (or --leader-elect=false)"))
-			}
-			if errs := config.ValidateCertFiles(&cfg); len(errs) > 0 {
-				return usageError(fmt.Errorf("invalid configuration:\n  %s", joinErrs(errs)))
-			}
-			log := NewLogger(cfg, stderr)
-			ctrl.SetLogger(log)
-			restCfg, err := restConfig(cfg.Kubeconfig)
-			if err != nil {
-				return err
-			}
-			mgr, err := manager.New(cmd.Context(), cfg, restCfg, log)
-			if err != nil {
-				return err
-			}
-			log.Info("starting keyless", "version", Version, "webhookPort", cfg.WebhookPort, "leaderElect", cfg.LeaderElect,
-				"goMemoryLimit", setMemoryLimit())
-			return mgr.Start(cmd.Context())
+			return run(cmd.Context(), cfg)
 		},
 	}
 	cmd.Flags().String(config.ConfigFlag, "", "YAML file of settings whose keys are the flag names (for example `webhook-port: 9443`).")
@@ -58,14 +43,32 @@ func newServeCommand(stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-// loadConfig merges the config file under the flags and validates the result.
+// serve starts the manager (webhook and controller) and runs until ctx ends.
+func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	log := NewLogger(cfg, stderr)
+	ctrl.SetLogger(log)
+	restCfg, err := restConfig(cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	mgr, err := manager.New(ctx, cfg, restCfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("starting keyless", "version", Version, "webhookPort", cfg.WebhookPort, "leaderElect", cfg.LeaderElect,
+		"goMemoryLimit", setMemoryLimit())
+	return mgr.Start(ctx)
+}
+
+// loadConfig merges the config file under the flags and returns the result
+// if `keyless serve` can start with it on this host.
 func loadConfig(cmd *cobra.Command, flagged config.Config) (config.Config, error) {
 	cfg, err := config.Load(cmd.Flags(), flagged)
 	if err != nil {
-		return cfg, usageError(err)
+		return cfg, UsageError(err)
 	}
-	if errs := config.Validate(&cfg); len(errs) > 0 {
-		return cfg, usageError(fmt.Errorf("invalid configuration:\n  %s", joinErrs(errs)))
+	if errs := config.ValidateServe(&cfg, config.CurrentHost()); len(errs) > 0 {
+		return cfg, UsageError(fmt.Errorf("invalid configuration:\n  %s", joinErrs(errs)))
 	}
 	return cfg, nil
 }
@@ -74,7 +77,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	if kubeconfig != "" {
 		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 		if err != nil {
-			return nil, usageError(fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err))
+			return nil, UsageError(fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err))
 		}
 		return cfg, nil
 	}
@@ -83,11 +86,4 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 		return nil, fmt.Errorf("finding the cluster (not in a pod, and no --kubeconfig or $KUBECONFIG): %w", err)
 	}
 	return cfg, nil
-}
-
-// inCluster reports whether Keyless runs in a pod, where controller-runtime
-// finds the leader-election namespace by itself.
-func inCluster() bool {
-	_, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-	return err == nil
 }

@@ -82,16 +82,16 @@ func newStatusCommand() *cobra.Command {
 		Example: "  keyless status -n demo\n  keyless status -A -o json",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError(fmt.Errorf("unexpected argument %q; status takes flags only", args[0]))
+				return UsageError(fmt.Errorf("unexpected argument %q; status takes flags only", args[0]))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
-				return usageError(fmt.Errorf("-o %q: use table or json", output))
+				return UsageError(fmt.Errorf("-o %q: use table or json", output))
 			}
 			if all && cmd.Flags().Changed("namespace") {
-				return usageError(fmt.Errorf("give either -n/--namespace or -A/--all-namespaces, not both"))
+				return UsageError(fmt.Errorf("give either -n/--namespace or -A/--all-namespaces, not both"))
 			}
 			list, current, err := newStatusLister(kubeconfig, keylessNamespace)
 			if err != nil {

@@ -63,7 +63,7 @@ func newVersionCommand() *cobra.Command {
 				e.SetIndent("", "  ")
 				return e.Encode(b)
 			}
-			return usageError(fmt.Errorf("-o %q: use text or json", output))
+			return UsageError(fmt.Errorf("-o %q: use text or json", output))
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "Output format: text or json.")

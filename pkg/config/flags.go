@@ -85,7 +85,7 @@ func Load(fs *pflag.FlagSet, flagged Config) (Config, error) {
 }
 
 // LoadOver is Load for a command whose flags were bound to defaults other
-// than Default(), such as `keyless dev`.
+// than Default(), such as keyless-dev.
 func LoadOver(fs *pflag.FlagSet, flagged, defaults Config) (Config, error) {
 	path, _ := fs.GetString(ConfigFlag)
 	if path == "" {

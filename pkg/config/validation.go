@@ -158,8 +158,36 @@ func validateIssuer(issuer string) field.ErrorList {
 	return nil
 }
 
+// Host is what validation needs to know about where Keyless runs.
+type Host struct {
+	// InCluster is true in a pod, where controller-runtime finds the
+	// leader-election namespace by itself.
+	InCluster bool
+}
+
+// CurrentHost describes the machine this process runs on.
+func CurrentHost() Host {
+	_, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	return Host{InCluster: err == nil}
+}
+
+// ValidateServe returns every problem that stops `keyless serve` from
+// starting with c on h: those of Validate, a leader-election namespace
+// missing outside a cluster, and serving certificate files that cannot be read.
+func ValidateServe(c *Config, h Host) field.ErrorList {
+	errs := Validate(c)
+	if c.LeaderElect && c.LeaderElectionNamespace == "" && !h.InCluster {
+		errs = append(errs, field.Required(flag("leader-election-namespace"),
+			"outside a cluster, name the namespace of the leader-election Lease (or --leader-elect=false)"))
+	}
+	if c.CertDir != "" { // else Validate says it is required
+		errs = append(errs, ValidateCertFiles(c)...)
+	}
+	return errs
+}
+
 // ValidateCertFiles checks that the serving certificate is where the webhook
-// will look for it; `keyless serve` runs it before starting.
+// will look for it.
 func ValidateCertFiles(c *Config) field.ErrorList {
 	var errs field.ErrorList
 	for _, f := range []struct{ flag, name string }{{"cert-name", c.CertName}, {"key-name", c.KeyName}} {

@@ -4,7 +4,7 @@
 // kube-scheduler, and kwok playing the kubelet of simulated nodes (one with
 // GKE Workload Identity, one without), all built from Go modules by
 // hack/control-plane.sh; simulators of the three clouds; and the real
-// manager. `keyless dev`, the end-to-end tests, the soak and the scale runs
+// manager. keyless-dev, the end-to-end tests, the soak and the scale runs
 // all start it with Start.
 package devenv
 

@@ -4,7 +4,7 @@ import "github.com/go-logr/logr"
 
 // withoutDeliberateStopError drops the one error controller-runtime logs
 // when a manager that leads is stopped on purpose (StopKeyless, Ctrl-C in
-// `keyless dev`): it releases the lease, so that the next start leads at
+// keyless-dev): it releases the lease, so that the next start leads at
 // once, and then reports the leadership as lost.
 func withoutDeliberateStopError(l logr.Logger) logr.Logger {
 	sink := l.GetSink()

@@ -32,7 +32,7 @@ func startComponent(assets, dir, name string, env []string, args ...string) (*co
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), env...)
 	// A process group of its own, as envtest gives etcd and kube-apiserver,
-	// so that a Ctrl-C reaches only `keyless dev`, which stops Keyless before
+	// so that a Ctrl-C reaches only keyless-dev, which stops Keyless before
 	// the control plane.
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

@@ -2,7 +2,7 @@
 // calls (EKS Pod Identity, Azure managed identities, Google IAM), one
 // package per cloud. Each is an http.Handler speaking the real protocol with
 // its real error shapes, for the real SDK clients to talk to: in tests
-// through httptest, and in `keyless dev` as local servers.
+// through httptest, and in keyless-dev as local servers.
 //
 // This file holds what the simulators share: fault injection and call counts.
 package fakecloud

@@ -1,5 +1,5 @@
 // Command etcd is the upstream etcd server, built from Go modules for the
-// local control plane used by tests and `keyless dev`.
+// local control plane used by tests and keyless-dev.
 package main
 
 import (

@@ -1,5 +1,5 @@
 // Command kube-apiserver is the upstream API server, built from Go modules for
-// the local control plane used by tests and `keyless dev`.
+// the local control plane used by tests and keyless-dev.
 package main
 
 import (

@@ -1,5 +1,5 @@
 // Command kube-controller-manager is the upstream controller manager, built
-// from Go modules for the local control plane used by tests and `keyless dev`.
+// from Go modules for the local control plane used by tests and keyless-dev.
 package main
 
 import (

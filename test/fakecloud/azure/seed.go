@@ -9,7 +9,7 @@ import (
 	"github.com/keyless-dev/keyless/test/fakecloud"
 )
 
-// Seeding, inspection and faults, for tests and `keyless dev`. These act out
+// Seeding, inspection and faults, for tests and keyless-dev. These act out
 // of band: no faults, no call counts, no write hold.
 
 // AddIdentity adds an identity, or updates the client ID of an existing one
