@@ -39,7 +39,9 @@ func TestRemove(t *testing.T) {
 			if err := e.sim.DeleteAssociation(testCluster, e.known); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.p.Ensure(context.Background(), c); err != nil {
+			again := c
+			again.KnownID = e.known // as the controller passes it; e.known stays stale
+			if _, err := e.p.Ensure(context.Background(), again); err != nil {
 				t.Fatal(err)
 			}
 		}, cloud.Deleted, 0, 1},

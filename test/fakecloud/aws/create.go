@@ -65,15 +65,17 @@ func (s *Server) insert(c *cluster, in createInput) (Association, *apiError) {
 			return Association{}, badParam("The parameter %s is required.", f.name)
 		}
 	}
-	if in.ClientRequestToken != "" {
-		if used, ok := c.tokens[in.ClientRequestToken]; ok {
-			rec, exists := c.assocs[used.id]
-			switch {
-			case used.params != in.fingerprint():
-				return Association{}, badParam("The clientRequestToken %s was already used for a request with different parameters.", in.ClientRequestToken)
-			case exists: // a retry: answer as the first time
+	if used, ok := c.tokens[in.ClientRequestToken]; ok && in.ClientRequestToken != "" {
+		switch {
+		case s.now().Sub(used.at) >= TokenLifetime: // expired: a new token
+			delete(c.tokens, in.ClientRequestToken)
+		case used.params != in.fingerprint():
+			return Association{}, badParam("The clientRequestToken %s was already used for a request with different parameters.", in.ClientRequestToken)
+		default: // a retry: answer as the first time, even if deleted since
+			if rec, exists := c.assocs[used.first.AssociationID]; exists {
 				return rec.copy(), nil
 			}
+			return used.first.copy(), nil
 		}
 	}
 	target := deref(in.TargetRoleArn)
@@ -110,7 +112,7 @@ func (s *Server) insert(c *cluster, in createInput) (Association, *apiError) {
 	s.seq++
 	c.assocs[id] = &record{Association: a, seq: s.seq}
 	if in.ClientRequestToken != "" {
-		c.tokens[in.ClientRequestToken] = tokenUse{id: id, params: in.fingerprint()}
+		c.tokens[in.ClientRequestToken] = tokenUse{params: in.fingerprint(), first: a.copy(), at: now}
 	}
 	return a.copy(), nil
 }

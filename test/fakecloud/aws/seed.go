@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyless-dev/keyless/test/fakecloud"
 )
@@ -46,6 +47,14 @@ func (s *Server) SetLimit(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limit = n
+}
+
+// SetClock replaces the clock that timestamps associations and ages
+// clientRequestTokens.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 // SetFaults sets the faults injected into every call from now on.

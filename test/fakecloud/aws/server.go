@@ -7,6 +7,14 @@
 // association per (cluster, namespace, service account) rule, the
 // per-cluster limit, clientRequestToken idempotency and real pagination.
 //
+// clientRequestToken is as strict as AWS's idempotency contract: within
+// TokenLifetime of its first use, a Create with the same token and the same
+// parameters makes nothing and answers the association that token made,
+// even when that association has been deleted since; the same token with
+// other parameters is refused (400 InvalidParameterException). A client that
+// re-creates a deleted association must therefore use a new token. After
+// TokenLifetime the token is forgotten and counts as new.
+//
 // List pages over all of a cluster's associations and filters each page
 // afterwards, so a filtered List may answer an empty page with a nextToken.
 // That is the pessimistic reading of the API: a client that follows
@@ -54,10 +62,16 @@ type record struct {
 	seq uint64
 }
 
-// tokenUse remembers what a clientRequestToken created.
+// TokenLifetime is how long a clientRequestToken is remembered. EKS does not
+// publish it; EC2 documents that its client tokens stay valid for at least
+// 24 hours, and the simulator takes that.
+const TokenLifetime = 24 * time.Hour
+
+// tokenUse remembers what a clientRequestToken created, and when.
 type tokenUse struct {
-	id     string
 	params string
+	first  Association // the answer to the first request
+	at     time.Time
 }
 
 // New returns a simulator with no clusters, no faults and the default limit.
