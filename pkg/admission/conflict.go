@@ -7,16 +7,17 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
 // conflicts denies a workload whose ServiceAccount is already connected to a
 // different identity of the same cloud, by its own annotations or through
 // another workload.
-func (h *Handler) conflicts(ctx context.Context, namespace, sa string, self workload.User,
-	conns annotations.Connections) (field.ErrorList, error) {
-	var errs field.ErrorList
-	saAnnots, found, err := h.Lookup.ServiceAccountAnnotations(ctx, namespace, sa)
+func (d *Decider) conflicts(ctx context.Context, namespace, sa string, self workload.User,
+	conns annotations.Connections) ([]Denial, error) {
+	var errs []Denial
+	saAnnots, found, err := d.Lookup.ServiceAccountAnnotations(ctx, namespace, sa)
 	if err != nil {
 		return nil, err
 	}
@@ -33,11 +34,11 @@ func (h *Handler) conflicts(ctx context.Context, namespace, sa string, self work
 				own[k] = v
 			}
 		}
-		if theirs, perrs := annotations.Parse(own, h.Options.Parse); len(perrs) == 0 {
+		if theirs, perrs := annotations.Parse(own, d.Options.Parse); len(perrs) == 0 {
 			errs = append(errs, compare(conns, theirs, "ServiceAccount "+sa, "its own annotations")...)
 		}
 	}
-	users, err := h.Lookup.Users(ctx, namespace, sa)
+	users, err := d.Lookup.Users(ctx, namespace, sa)
 	if err != nil {
 		return nil, err
 	}
@@ -47,12 +48,12 @@ func (h *Handler) conflicts(ctx context.Context, namespace, sa string, self work
 			others = append(others, u)
 		}
 	}
-	return append(errs, conflictsWithUsers(conns, self, "ServiceAccount "+sa, others, h.Options.Parse)...), nil
+	return append(errs, conflictsWithUsers(conns, self, "ServiceAccount "+sa, others, d.Options.Parse)...), nil
 }
 
 func conflictsWithUsers(conns annotations.Connections, self workload.User, sa string, users []workload.User,
-	opts annotations.Options) field.ErrorList {
-	var errs field.ErrorList
+	opts annotations.Options) []Denial {
+	var errs []Denial
 	for _, u := range users {
 		if u.Kind == self.Kind && u.Name == self.Name {
 			continue
@@ -67,22 +68,23 @@ func conflictsWithUsers(conns annotations.Connections, self workload.User, sa st
 }
 
 // compare reports, per cloud, a different identity in theirs.
-func compare(mine, theirs annotations.Connections, sa, owner string) field.ErrorList {
-	var errs field.ErrorList
-	add := func(key, cloud, have string) {
-		errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key), fmt.Sprintf(
-			"%s is already connected to %s %q by %s, and a ServiceAccount has at most one %s; "+
-				"use %q here too, or let the workloads run as different ServiceAccounts",
-			sa, cloud, have, owner, cloud, have)))
+func compare(mine, theirs annotations.Connections, sa, owner string) []Denial {
+	var errs []Denial
+	add := func(cloud, key, what, have string) {
+		errs = append(errs, Denial{Rule: RuleConflict, Cloud: cloud, Err: field.Forbidden(
+			field.NewPath("metadata", "annotations").Key(key), fmt.Sprintf(
+				"%s is already connected to %s %q by %s, and a ServiceAccount has at most one %s; "+
+					"use %q here too, or let the workloads run as different ServiceAccounts",
+				sa, what, have, owner, what, have))})
 	}
 	if mine.AWS != nil && theirs.AWS != nil && !mine.AWS.Same(theirs.AWS) {
-		add(annotations.KeyAWSRole, "AWS role", theirs.AWS.String())
+		add(policy.CloudAWS, annotations.KeyAWSRole, "AWS role", theirs.AWS.String())
 	}
 	if mine.Azure != nil && theirs.Azure != nil && !mine.Azure.Same(theirs.Azure) {
-		add(annotations.KeyAzureIdentity, "Azure identity", theirs.Azure.String())
+		add(policy.CloudAzure, annotations.KeyAzureIdentity, "Azure identity", theirs.Azure.String())
 	}
 	if mine.GCP != nil && theirs.GCP != nil && !mine.GCP.Same(theirs.GCP) {
-		add(annotations.KeyGCPServiceAccount, "Google service account", theirs.GCP.String())
+		add(policy.CloudGCP, annotations.KeyGCPServiceAccount, "Google service account", theirs.GCP.String())
 	}
 	return errs
 }

@@ -122,37 +122,44 @@ func (h *Handler) fail(w http.ResponseWriter, code int, msg string) {
 
 // review decides one request.
 func (h *Handler) review(ctx context.Context, req *request) (*response, string) {
-	if req.Operation != "CREATE" && req.Operation != "UPDATE" {
+	if req.Operation != "CREATE" && req.Operation != "UPDATE" ||
+		!(req.Kind.Group == "" && req.Kind.Kind == "ServiceAccount" || IsWorkload(req.Kind.Group, req.Kind.Kind)) {
 		return &response{Allowed: true}, outcomeAllowed
 	}
-	var (
-		patch    mutation.Patch
-		errs     field.ErrorList
-		err      error
-		warnings []string
-	)
-	switch {
-	case req.Kind.Group == "" && req.Kind.Kind == "ServiceAccount":
-		patch, errs, err = h.serviceAccount(ctx, req, &warnings)
-	case isWorkload(req.Kind.Group, req.Kind.Kind):
-		patch, errs, err = h.workload(ctx, req, &warnings)
-	default:
-		return &response{Allowed: true}, outcomeAllowed
+	in := Input{Operation: req.Operation, Group: req.Kind.Group, Kind: req.Kind.Kind,
+		Namespace: req.Namespace, Object: req.obj, OldObject: req.OldObject}
+	if in.Object == nil {
+		in.Object = new(mutation.Workload)
+		if err := json.Unmarshal(req.Object, in.Object); err != nil {
+			return &response{Status: &status{Code: http.StatusBadRequest, Reason: "BadRequest",
+				Message: "keyless: " + fmt.Errorf("%w: %w", errBadObject, err).Error()}}, outcomeInvalid
+		}
 	}
-	switch {
-	case errors.Is(err, errBadObject):
-		return &response{Status: &status{Code: http.StatusBadRequest, Reason: "BadRequest",
-			Message: "keyless: " + err.Error()}}, outcomeInvalid
-	case err != nil:
+	d := Decider{Options: h.Options, Lookup: h.Lookup}
+	if h.Policy != nil {
+		d.Policy = h.Policy()
+	}
+	dec, err := d.Decide(ctx, &in)
+	if err != nil {
 		return &response{Status: &status{Code: http.StatusInternalServerError, Reason: "InternalError",
 			Message: "keyless: " + err.Error()}}, outcomeError
+	}
+	var warnings []string
+	errs := h.verdict(req, dec.Violations, &warnings)
+	if len(dec.Denials) > 0 {
+		errs = make(field.ErrorList, len(dec.Denials))
+		for i, dn := range dec.Denials {
+			errs[i] = dn.Err
+		}
+	}
+	switch {
 	case len(errs) > 0:
 		return &response{Status: &status{Code: http.StatusForbidden, Reason: "Forbidden",
 			Message: denial(errs)}}, outcomeDenied
-	case len(patch) == 0:
+	case len(dec.Patch) == 0:
 		return &response{Allowed: true, Warnings: warnings}, outcomeAllowed
 	}
-	raw, err := patch.JSON()
+	raw, err := dec.Patch.JSON()
 	if err != nil {
 		return &response{Status: &status{Code: http.StatusInternalServerError, Reason: "InternalError",
 			Message: "keyless: encoding the patch: " + err.Error()}}, outcomeError
@@ -160,132 +167,11 @@ func (h *Handler) review(ctx context.Context, req *request) (*response, string) 
 	return &response{Allowed: true, PatchType: "JSONPatch", Patch: raw, Warnings: warnings}, outcomeMutated
 }
 
-func isWorkload(group, kind string) bool {
-	switch group + "/" + kind {
-	case "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "batch/Job", "batch/CronJob":
-		return true
-	}
-	return false
-}
-
 // jsonContentType is shared by every answer; net/http only reads it.
 var jsonContentType = []string{"application/json"}
 
 // errBadObject marks an object in the review that does not decode.
 var errBadObject = errors.New("the object in the AdmissionReview does not decode")
-
-func (h *Handler) workload(ctx context.Context, req *request, warnings *[]string) (mutation.Patch, field.ErrorList, error) {
-	var obj mutation.Workload
-	if req.obj != nil {
-		obj = *req.obj
-	} else if err := json.Unmarshal(req.Object, &obj); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errBadObject, err)
-	}
-	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
-	if len(errs) > 0 {
-		return nil, tolerated(req, obj.Metadata, errs), nil
-	}
-	opts := h.Options.Workload
-	opts.TemplateImmutable = req.Kind.Kind == "Job" && req.Operation == "UPDATE"
-	if old := req.oldObject(); old != nil {
-		if t, _ := old.PodTemplate(); t != nil {
-			opts.RestartedAt = t.Metadata.Annotations[annotations.KeyRestartedAt]
-		}
-	}
-	patch, sa, errs := mutation.ForWorkload(&obj, conns, opts)
-	if len(errs) > 0 {
-		return patch, errs, nil
-	}
-	if !conns.Empty() {
-		self := workload.User{Kind: req.Kind.Kind, Name: obj.Name()}
-		errs, err := h.conflicts(ctx, req.Namespace, sa, self, conns)
-		if err != nil || len(errs) > 0 {
-			return patch, errs, err
-		}
-	}
-	errs, err := h.checkPolicy(ctx, req, sa, req.Kind.Kind+"/"+obj.Name(), conns, warnings)
-	return patch, errs, err
-}
-
-func (h *Handler) serviceAccount(ctx context.Context, req *request, warnings *[]string) (mutation.Patch, field.ErrorList, error) {
-	var obj mutation.ServiceAccount
-	if req.obj != nil {
-		obj.Metadata = req.obj.Metadata
-	} else if err := json.Unmarshal(req.Object, &obj); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errBadObject, err)
-	}
-	conns, errs := annotations.Parse(obj.Metadata.Annotations, h.Options.Parse)
-	if len(errs) > 0 {
-		return nil, tolerated(req, obj.Metadata, errs), nil
-	}
-	if obj.Metadata.Name == "default" && !h.newConnections(req, conns).Empty() {
-		return nil, field.ErrorList{field.Forbidden(field.NewPath("metadata", "annotations"),
-			"Keyless does not connect a namespace's \"default\" ServiceAccount: every pod that names no "+
-				"ServiceAccount runs as it, so its identity would go to all of them; put the keyless.dev "+
-				"annotations on the workload instead (Keyless then gives it a ServiceAccount of its own), "+
-				"or on a ServiceAccount made for the workload")}, nil
-	}
-	patch, errs := mutation.ForServiceAccount(&obj, conns, h.Options.ServiceAccount)
-	if len(errs) > 0 || conns.Empty() {
-		return patch, errs, nil
-	}
-	users, err := h.Lookup.Users(ctx, req.Namespace, obj.Metadata.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	if errs := conflictsWithUsers(conns, workload.User{Kind: "ServiceAccount", Name: obj.Metadata.Name},
-		"this ServiceAccount", users, h.Options.Parse); len(errs) > 0 {
-		return patch, errs, nil
-	}
-	errs, err = h.checkPolicy(ctx, req, obj.Metadata.Name, "", conns, warnings)
-	return patch, errs, err
-}
-
-// tolerated returns the annotation errors of an object that must be denied
-// for them: none for an UPDATE of an object being deleted, or one that
-// leaves the keyless.dev annotations as they were. Such updates are
-// Keyless's own finalizer and status writes, or edits unrelated to Keyless,
-// and refusing them after a configuration change (a default resource group
-// removed, say) would leave ServiceAccounts and namespaces stuck in deletion.
-func tolerated(req *request, meta mutation.ObjectMeta, errs field.ErrorList) field.ErrorList {
-	if req.Operation != "UPDATE" {
-		return errs
-	}
-	if meta.DeletionTimestamp != nil {
-		return nil
-	}
-	if old := req.oldObject(); old != nil && sameKeylessAnnotations(old.Metadata.Annotations, meta.Annotations) {
-		return nil
-	}
-	return errs
-}
-
-// sameKeylessAnnotations compares the keyless.dev/ keys of a and b.
-func sameKeylessAnnotations(a, b map[string]string) bool {
-	for k, v := range a {
-		if strings.HasPrefix(k, annotations.Prefix) {
-			if w, ok := b[k]; !ok || w != v {
-				return false
-			}
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; strings.HasPrefix(k, annotations.Prefix) && !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// newConnections keeps the connections of conns that an UPDATE adds or
-// changes (all of them on a CREATE, or when the old object is unreadable).
-func (h *Handler) newConnections(req *request, conns annotations.Connections) annotations.Connections {
-	if old := req.oldObject(); old != nil {
-		before, _ := annotations.Parse(old.Metadata.Annotations, h.Options.Parse)
-		return onlyChanged(conns, before)
-	}
-	return conns
-}
 
 func denial(errs field.ErrorList) string {
 	var b strings.Builder

@@ -12,55 +12,60 @@ import (
 	"github.com/keyless-dev/keyless/pkg/policystore"
 )
 
-// checkPolicy evaluates the policy in force: enforce-mode violations deny,
-// warn-mode ones are appended to warnings, audit-mode ones are reported
-// through Audit. workloadRef is "Kind/name", or "" for a ServiceAccount.
-func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef string,
-	conns annotations.Connections, warnings *[]string) (field.ErrorList, error) {
-	if h.Policy == nil {
-		return nil, nil
-	}
-	p := h.Policy()
+// checkPolicy evaluates the policy on the object's new or changed
+// connections into dec.Violations. workloadRef is "Kind/name", or "" for a
+// ServiceAccount.
+func (d *Decider) checkPolicy(ctx context.Context, in *Input, sa, workloadRef string,
+	conns annotations.Connections, dec *Decision) error {
+	p := d.Policy
 	if p == nil || (conns.Empty() && workloadRef == "") {
-		return nil, nil
+		return nil
 	}
 	// Only new or changed connections are judged here: existing ones are
 	// the controller's to report, and an update that leaves them alone (a
 	// status write, an unrelated edit) must not be refused. Workload-level
 	// rules (requireConnection) hold on every admission of a workload: an
 	// update that removes its last connection is judged like a create.
-	changed := h.newConnections(req, conns)
+	changed := d.newConnections(in, conns)
 	if changed.Empty() && !conns.Empty() {
-		return nil, nil
+		return nil
 	}
-	conns = changed
-	labels, err := h.Lookup.NamespaceLabels(ctx, req.Namespace)
+	labels, err := d.Lookup.NamespaceLabels(ctx, in.Namespace)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var lookupErr error
+	lookup := d.Lookup // the closures capture it, not d: d stays on the stack
 	vs := p.Evaluate(policy.Input{
-		Namespace: req.Namespace, NamespaceLabels: labels, ServiceAccount: sa, Workload: workloadRef,
-		Connections: conns, Cluster: h.Options.Cluster,
+		Namespace: in.Namespace, NamespaceLabels: labels, ServiceAccount: sa, Workload: workloadRef,
+		Connections: changed, Cluster: d.Options.Cluster,
 		Namespaces: func(prefix string) []string {
-			got, err := h.Lookup.Namespaces(ctx, prefix)
+			got, err := lookup.Namespaces(ctx, prefix)
 			if err != nil {
 				lookupErr = err
 			}
 			return got
 		},
 		OtherBindings: func(key string) []string {
-			got, err := h.Lookup.Bindings(ctx, key)
+			got, err := lookup.Bindings(ctx, key)
 			if err != nil {
 				lookupErr = err
 			}
-			self := req.Namespace + "/" + sa
+			self := in.Namespace + "/" + sa
 			return slices.DeleteFunc(got, func(s string) bool { return s == self })
 		},
 	})
 	if lookupErr != nil {
-		return nil, lookupErr
+		return lookupErr
 	}
+	dec.Violations = vs
+	return nil
+}
+
+// verdict turns the policy's violations into the webhook's answer:
+// enforce-mode ones deny, warn-mode ones become warnings, audit-mode ones
+// go to Audit (not for dry runs).
+func (h *Handler) verdict(req *request, vs []policy.Violation, warnings *[]string) field.ErrorList {
 	var errs field.ErrorList
 	for _, v := range vs {
 		policystore.RecordViolation(v, "admission")
@@ -75,7 +80,7 @@ func (h *Handler) checkPolicy(ctx context.Context, req *request, sa, workloadRef
 			}
 		}
 	}
-	return errs, nil
+	return errs
 }
 
 // onlyChanged keeps the connections of now that before did not have, and

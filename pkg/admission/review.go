@@ -33,28 +33,9 @@ type request struct {
 	// obj is the object already decoded by decodeReview's single pass, or
 	// nil when the handler must decode Object itself.
 	obj *mutation.Workload
-
-	old        *mutation.Workload
-	oldDecoded bool
 }
 
 func (r *request) dryRun() bool { return r.DryRun != nil && *r.DryRun }
-
-// oldObject decodes OldObject of an UPDATE once, on first use; nil when
-// there is none or it does not decode (callers then judge the object as
-// new, which is stricter).
-func (r *request) oldObject() *mutation.Workload {
-	if !r.oldDecoded {
-		r.oldDecoded = true
-		if r.Operation == "UPDATE" && len(r.OldObject) > 0 {
-			var old mutation.Workload
-			if json.Unmarshal(r.OldObject, &old) == nil {
-				r.old = &old
-			}
-		}
-	}
-	return r.old
-}
 
 // fastReview decodes the object in the same pass as the review, into the
 // view that covers every kind the handler reads (a ServiceAccount's is its

@@ -9,6 +9,7 @@
 package check
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -17,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/keyless-dev/keyless/pkg/admission"
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/mutation"
@@ -49,13 +51,13 @@ const (
 	// RuleObject: the object does not decode into what Keyless reads.
 	RuleObject = "object"
 	// RuleAnnotations: invalid keyless.dev annotations.
-	RuleAnnotations = "annotations"
+	RuleAnnotations = admission.RuleAnnotations
 	// RuleMutation: the webhook cannot make the object match its
 	// connections (a user value in the way, no pod template, "default").
-	RuleMutation = "mutation"
+	RuleMutation = admission.RuleMutation
 	// RuleConflict: a ServiceAccount would be connected to two identities
 	// of one cloud.
-	RuleConflict = "conflict"
+	RuleConflict = admission.RuleConflict
 )
 
 // Report is the outcome of a check.
@@ -180,6 +182,8 @@ var clouds = []string{policy.CloudAWS, policy.CloudAzure, policy.CloudGCP}
 type item struct {
 	doc        *Document
 	obj        *Object
+	group      string
+	object     *mutation.Workload // as decoded for the webhook
 	workload   bool
 	annots     map[string]string
 	conns      annotations.Connections
@@ -195,10 +199,11 @@ func (it *item) key() string { return it.obj.Namespace + "/" + it.sa }
 // saState is what the webhook would find in the cluster for one
 // ServiceAccount while the set is applied in order.
 type saState struct {
-	// own are the ServiceAccount's own connections, once admitted.
-	own   *annotations.Connections
-	users []*item
-	doc   *item // the ServiceAccount in the input, if any
+	// annotations are the ServiceAccount's, once admitted.
+	annotations map[string]string
+	admitted    bool
+	users       []*item
+	doc         *item // the ServiceAccount in the input, if any
 }
 
 // Check validates the documents as one set, applied in order.
@@ -229,8 +234,8 @@ func Check(docs []Document, opts Options) *Report {
 			}
 			_ = json.Unmarshal(d.JSON, &ns)
 			nsLabels[d.Name] = ns.Metadata.Labels
-		case group == "" && d.Kind == "ServiceAccount", isWorkload(group, d.Kind):
-			items = append(items, newItem(d, opts))
+		case group == "" && d.Kind == "ServiceAccount", admission.IsWorkload(group, d.Kind):
+			items = append(items, newItem(d, group, opts))
 		}
 	}
 	r.Summary.Objects = len(items)
@@ -245,6 +250,8 @@ func Check(docs []Document, opts Options) *Report {
 	namespaces = slices.Compact(namespaces)
 
 	c := &checker{opts: opts, nsLabels: nsLabels, namespaces: namespaces, states: map[string]*saState{}, notes: map[string]bool{}}
+	c.decider = admission.Decider{Lookup: cluster{c}, Policy: opts.Policy, Options: admission.Options{
+		Parse: opts.Parse, Cluster: opts.Cluster, Workload: opts.Workload, ServiceAccount: opts.ServiceAccount}}
 	c.index(items)
 	for _, it := range items {
 		c.admit(it)
@@ -281,69 +288,45 @@ func Check(docs []Document, opts Options) *Report {
 	return r
 }
 
-func isWorkload(group, kind string) bool {
-	switch group + "/" + kind {
-	case "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "batch/Job", "batch/CronJob":
-		return true
-	}
-	return false
-}
-
-// newItem decodes one object, parses its annotations and runs the webhook's
-// mutation on it.
-func newItem(d *Document, opts Options) *item {
+// newItem decodes one object and parses its annotations. The ServiceAccount
+// of a connected workload is the one the webhook's mutation gives it.
+func newItem(d *Document, group string, opts Options) *item {
 	ns := d.Namespace
 	if ns == "" {
 		ns = opts.DefaultNamespace
 	}
-	it := &item{doc: d, workload: d.Kind != "ServiceAccount", valid: true, obj: &Object{
+	it := &item{doc: d, group: group, workload: d.Kind != "ServiceAccount", valid: true, obj: &Object{
 		File: d.File, Line: d.Line, Kind: d.Kind, Namespace: ns, Name: d.Name,
 		Changes: []Change{}, CloudObjects: []CloudObject{},
 	}}
 	var w mutation.Workload
-	var sa mutation.ServiceAccount
-	var err error
+	if err := json.Unmarshal(d.JSON, &w); err != nil {
+		it.valid = false
+		it.fail(RuleObject, "", fmt.Sprintf("the %s does not decode: %v", d.Kind, err))
+		return it
+	}
+	it.object = &w
+	it.annots = w.Metadata.Annotations
+	it.sa = d.Name
 	if it.workload {
-		err = json.Unmarshal(d.JSON, &w)
-		it.annots = w.Metadata.Annotations
 		it.obj.Name = w.Name()
 		it.sa = "default"
 		if tmpl, _ := w.PodTemplate(); tmpl != nil && tmpl.ServiceAccountName() != "" {
 			it.sa = tmpl.ServiceAccountName()
 		}
-	} else {
-		err = json.Unmarshal(d.JSON, &sa)
-		it.annots = sa.Metadata.Annotations
-		it.sa = d.Name
-	}
-	if err != nil {
-		it.valid = false
-		it.fail(RuleObject, "", fmt.Sprintf("the %s does not decode: %v", d.Kind, err))
-		return it
-	}
-	if !annotations.HasPrefixed(it.annots) {
-		return it // the webhook's match condition skips it
 	}
 	var errs field.ErrorList
 	if it.conns, errs = annotations.Parse(it.annots, opts.Parse); len(errs) > 0 {
 		it.valid = false
 		it.obj.Connected = true
-		it.failAll(RuleAnnotations, errs)
 		return it
 	}
 	it.obj.Connected = !it.conns.Empty()
-	if !it.workload {
-		patch, errs := mutation.ForServiceAccount(&sa, it.conns, opts.ServiceAccount)
-		it.patch = patch
-		it.failAll(RuleMutation, errs)
-		return it
+	if it.workload && it.obj.Connected {
+		if _, name, _ := mutation.ForWorkload(&w, it.conns, opts.Workload); name != "" {
+			it.sa = name
+		}
 	}
-	patch, name, errs := mutation.ForWorkload(&w, it.conns, opts.Workload)
-	if name != "" {
-		it.sa = name
-	}
-	it.patch = patch
-	it.failAll(RuleMutation, errs)
 	return it
 }
 
@@ -366,6 +349,7 @@ func (it *item) add(v Violation) {
 // checker holds the state of one check.
 type checker struct {
 	opts     Options
+	decider  admission.Decider
 	nsLabels map[string]map[string]string
 	// namespaces are the names of the namespaces, sorted.
 	namespaces []string
@@ -411,14 +395,19 @@ func (c *checker) index(items []*item) {
 	}
 }
 
-// admit decides one object as the webhook would when the set is applied
-// in order: conflicts with what was admitted before, and the policy.
+// admit decides one object with the webhook's decision code, against
+// what was admitted before it when the set is applied in order.
 func (c *checker) admit(it *item) {
-	if it.valid && !it.conns.Empty() {
-		c.conflicts(it)
-	}
-	if c.reviewsPolicy(it) {
-		c.evaluate(it)
+	if it.object != nil && c.reviewed(it) {
+		in := admission.Input{Operation: "CREATE", Group: it.group, Kind: it.obj.Kind,
+			Namespace: it.obj.Namespace, Object: it.object}
+		dec, _ := c.decider.Decide(context.Background(), &in) // the in-memory cluster never fails
+		it.patch = dec.Patch
+		for _, d := range dec.Denials {
+			it.add(Violation{Rule: d.Rule, Mode: string(policy.Enforce), Cloud: d.Cloud,
+				Field: d.Err.Field, Message: d.Err.Error()})
+		}
+		c.addPolicyViolations(it, dec.Violations)
 	}
 	it.obj.Admitted = true
 	for _, v := range it.violations {
@@ -441,88 +430,47 @@ func (c *checker) admit(it *item) {
 		s.users = append(s.users, it)
 		return
 	}
-	own := ownConnections(it.annots, c.opts.Parse)
-	s.own = &own
+	s.annotations, s.admitted = it.annots, true
 }
 
-// ownConnections parses the connection keys that the ServiceAccount's owner
-// wrote, leaving out those the controller copied from workloads.
-func ownConnections(annots map[string]string, opts annotations.Options) annotations.Connections {
-	propagated := map[string]bool{}
-	for _, k := range annotations.ParseList(annots[annotations.KeyPropagated]) {
-		propagated[annotations.Prefix+k] = true
+// cluster is the cluster as the webhook would find it while the set is
+// applied in order: the objects admitted so far.
+type cluster struct{ c *checker }
+
+func (v cluster) ServiceAccountAnnotations(_ context.Context, namespace, name string) (map[string]string, bool, error) {
+	s := v.c.states[namespace+"/"+name]
+	if s == nil || !s.admitted {
+		return nil, false, nil
 	}
-	own := map[string]string{}
-	for _, k := range annotations.UserKeys() {
-		if v, ok := annots[k]; ok && !propagated[k] {
-			own[k] = v
-		}
-	}
-	conns, errs := annotations.Parse(own, opts)
-	if len(errs) > 0 {
-		return annotations.Connections{}
-	}
-	return conns
+	return s.annotations, true, nil
 }
 
-// conflicts checks, like the webhook, that the object's ServiceAccount is
-// not connected to another identity of a cloud by an object admitted before.
-func (c *checker) conflicts(it *item) {
-	s := c.state(it.key())
-	if it.workload {
-		sa := "ServiceAccount " + it.sa
-		if s.own != nil {
-			it.addConflicts(compare(it.conns, *s.own, sa, "its own annotations"))
-		}
-		for _, u := range s.users {
-			it.addConflicts(compare(it.conns, u.conns, sa, u.ref()))
-		}
-		return
+func (v cluster) Users(_ context.Context, namespace, serviceAccount string) ([]workload.User, error) {
+	s := v.c.states[namespace+"/"+serviceAccount]
+	if s == nil {
+		return nil, nil
 	}
-	for _, u := range s.users {
-		it.addConflicts(compare(it.conns, u.conns, "this ServiceAccount", u.ref()))
-	}
+	return users(s.users), nil
 }
 
-func (it *item) addConflicts(cs []conflict) {
-	for _, cf := range cs {
-		it.add(Violation{Rule: RuleConflict, Mode: string(policy.Enforce), Cloud: cf.cloud,
-			Field: cf.err.Field, Message: cf.err.Error()})
-	}
+func (v cluster) NamespaceLabels(_ context.Context, namespace string) (map[string]string, error) {
+	all := map[string]string{"kubernetes.io/metadata.name": namespace}
+	maps.Copy(all, v.c.nsLabels[namespace])
+	return all, nil
 }
 
-type conflict struct {
-	cloud string
-	err   *field.Error
+func (v cluster) Bindings(_ context.Context, identityKey string) ([]string, error) {
+	return slices.Sorted(maps.Keys(v.c.bindings[identityKey])), nil
 }
 
-// compare reports, per cloud, a different identity in theirs. The message
-// is the webhook's.
-func compare(mine, theirs annotations.Connections, sa, owner string) []conflict {
-	var out []conflict
-	add := func(cl, key, what, have string) {
-		out = append(out, conflict{cl, field.Forbidden(field.NewPath("metadata", "annotations").Key(key), fmt.Sprintf(
-			"%s is already connected to %s %q by %s, and a ServiceAccount has at most one %s; "+
-				"use %q here too, or let the workloads run as different ServiceAccounts",
-			sa, what, have, owner, what, have))})
+func (v cluster) Namespaces(_ context.Context, prefix string) ([]string, error) {
+	ns := v.c.namespaces
+	i, _ := slices.BinarySearch(ns, prefix)
+	j := i
+	for j < len(ns) && strings.HasPrefix(ns[j], prefix) {
+		j++
 	}
-	if mine.AWS != nil && theirs.AWS != nil && !mine.AWS.Same(theirs.AWS) {
-		add(policy.CloudAWS, annotations.KeyAWSRole, "AWS role", theirs.AWS.String())
-	}
-	if mine.Azure != nil && theirs.Azure != nil && !mine.Azure.Same(theirs.Azure) {
-		add(policy.CloudAzure, annotations.KeyAzureIdentity, "Azure identity", theirs.Azure.String())
-	}
-	if mine.GCP != nil && theirs.GCP != nil && !mine.GCP.Same(theirs.GCP) {
-		add(policy.CloudGCP, annotations.KeyGCPServiceAccount, "Google service account", theirs.GCP.String())
-	}
-	return out
-}
-
-// connectionKey is the annotation that makes a cloud's connection.
-var connectionKey = map[string]string{
-	policy.CloudAWS:   annotations.KeyAWSRole,
-	policy.CloudAzure: annotations.KeyAzureIdentity,
-	policy.CloudGCP:   annotations.KeyGCPServiceAccount,
+	return ns[i:j], nil
 }
 
 // OnboardedLabel on a namespace makes the webhook review its workloads
@@ -530,17 +478,15 @@ var connectionKey = map[string]string{
 // rules (see the onboarded.keyless.dev webhook in deploy/chart/keyless/templates/webhook.yaml).
 const OnboardedLabel = "keyless.dev/onboarded"
 
-// reviewsPolicy reports whether the webhook evaluates the policy for the
-// object: ServiceAccounts with connections, workloads with keyless.dev
-// annotations, and other workloads in onboarded namespaces.
-func (c *checker) reviewsPolicy(it *item) bool {
-	switch {
-	case !it.valid:
-		return false
-	case !it.workload:
-		return !it.conns.Empty()
-	case annotations.HasPrefixed(it.annots):
+// reviewed reports whether the webhook sees the object (its match
+// conditions): objects with keyless.dev annotations, and workloads in
+// onboarded namespaces, for the policy's requireConnection rules.
+func (c *checker) reviewed(it *item) bool {
+	if annotations.HasPrefixed(it.annots) {
 		return true
+	}
+	if !it.workload {
+		return false
 	}
 	ns := it.obj.Namespace
 	labels, known := c.nsLabels[ns]
@@ -561,56 +507,27 @@ func requiresConnection(p *policy.Policy) bool {
 	return false
 }
 
-// evaluate runs the policy on the object.
-func (c *checker) evaluate(it *item) {
+// addPolicyViolations reports the policy's verdict on the object.
+func (c *checker) addPolicyViolations(it *item, vs []policy.Violation) {
 	ns := it.obj.Namespace
-	labels, known := c.nsLabels[ns]
-	all := map[string]string{"kubernetes.io/metadata.name": ns}
-	maps.Copy(all, labels)
-	in := policy.Input{
-		Namespace:       ns,
-		NamespaceLabels: all,
-		ServiceAccount:  it.sa,
-		Connections:     it.conns,
-		Cluster:         c.opts.Cluster,
-		Namespaces: func(prefix string) []string {
-			i, _ := slices.BinarySearch(c.namespaces, prefix)
-			j := i
-			for j < len(c.namespaces) && strings.HasPrefix(c.namespaces[j], prefix) {
-				j++
-			}
-			return c.namespaces[i:j]
-		},
-		OtherBindings: func(identityKey string) []string {
-			var out []string
-			for sa := range c.bindings[identityKey] {
-				if sa != it.key() {
-					out = append(out, sa)
-				}
-			}
-			slices.Sort(out)
-			return out
-		},
-	}
-	if it.workload {
-		in.Workload = it.ref()
-	}
-	vs := c.opts.Policy.Evaluate(in)
-	if !known && usesLabels(c.opts.Policy) {
+	if _, known := c.nsLabels[ns]; !known && usesLabels(c.opts.Policy) && (len(vs) > 0 || !it.conns.Empty()) {
 		c.notes[fmt.Sprintf("namespace %q is not in the input, so the policy saw only its label "+
 			"kubernetes.io/metadata.name=%s; add the Namespace to the input to check its other labels", ns, ns)] = true
 	}
 	for _, v := range vs {
-		mode := v.Mode
-		if mode == "" {
-			mode = policy.Enforce
-		}
 		path := ""
 		if k, ok := connectionKey[v.Cloud]; ok && it.annots[k] != "" {
 			path = field.NewPath("metadata", "annotations").Key(k).String()
 		}
-		it.add(Violation{Rule: v.Rule, Mode: string(mode), Cloud: v.Cloud, Field: path, Message: v.Message})
+		it.add(Violation{Rule: v.Rule, Mode: string(v.Mode), Cloud: v.Cloud, Field: path, Message: v.Message})
 	}
+}
+
+// connectionKey is the annotation that makes a cloud's connection.
+var connectionKey = map[string]string{
+	policy.CloudAWS:   annotations.KeyAWSRole,
+	policy.CloudAzure: annotations.KeyAzureIdentity,
+	policy.CloudGCP:   annotations.KeyGCPServiceAccount,
 }
 
 // usesLabels reports whether p depends on namespace labels.
