@@ -56,7 +56,7 @@ type Cluster struct {
 }
 
 func startCluster(ctx context.Context, o Options) (_ *Cluster, err error) {
-	if err := checkAssets(o.AssetsDir); err != nil {
+	if err := CheckAssets(o.AssetsDir); err != nil {
 		return nil, err
 	}
 	c := &Cluster{Dir: o.Dir}
@@ -222,7 +222,9 @@ func waitHealthy(url, name string, check func() error) error {
 	})
 }
 
-func checkAssets(dir string) error {
+// CheckAssets reports the first file of the local cluster missing from dir,
+// and how to build it.
+func CheckAssets(dir string) error {
 	need := append([]string{}, binaries...)
 	for _, s := range kwokStages {
 		need = append(need, filepath.Join(KwokStagesDir, s))

@@ -27,7 +27,7 @@ func TestClusterRunsPods(t *testing.T) {
 	if assets == "" {
 		assets, _ = filepath.Abs(filepath.Join("..", "..", "bin", "control-plane"))
 	}
-	if err := checkAssets(assets); err != nil {
+	if err := CheckAssets(assets); err != nil {
 		t.Skip(err)
 	}
 	ctx := context.Background()
