@@ -60,6 +60,10 @@ fuzz: ## Run each fuzzer for FUZZTIME (default 5m); their seeds run in `make tes
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzMatch -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/cloud/azure -run '^$$' -fuzz FuzzCredentialName -fuzztime $(FUZZTIME)
 
+.PHONY: mutants
+mutants: ## Mutation testing of the decision code, one package at a time (slow: about 1-2 h; docs/testing.md). PKGS=pkg/policy for one.
+	KUBEBUILDER_ASSETS=$(ASSETS) ./hack/mutants.sh $(PKGS)
+
 .PHONY: soak
 soak: control-plane ## Chaos soak (500 connections, 10 kills) and leader failover (docs/reliability.md).
 	$(GO) run ./test/soak --resync-period=5m
