@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -77,14 +76,11 @@ func compare(mine, theirs annotations.Connections, sa, owner string) []Denial {
 					"use %q here too, or let the workloads run as different ServiceAccounts",
 				sa, what, have, owner, what, have))})
 	}
-	if mine.AWS != nil && theirs.AWS != nil && !mine.AWS.Same(theirs.AWS) {
-		add(policy.CloudAWS, annotations.KeyAWSRole, "AWS role", theirs.AWS.String())
-	}
-	if mine.Azure != nil && theirs.Azure != nil && !mine.Azure.Same(theirs.Azure) {
-		add(policy.CloudAzure, annotations.KeyAzureIdentity, "Azure identity", theirs.Azure.String())
-	}
-	if mine.GCP != nil && theirs.GCP != nil && !mine.GCP.Same(theirs.GCP) {
-		add(policy.CloudGCP, annotations.KeyGCPServiceAccount, "Google service account", theirs.GCP.String())
+	for _, cl := range annotations.Clouds {
+		m, t := cl.Identity(mine), cl.Identity(theirs)
+		if m != "" && t != "" && !cl.SameIdentity(mine, theirs) {
+			add(cl.Name, cl.Key, cl.IdentityNoun, t)
+		}
 	}
 	return errs
 }

@@ -90,14 +90,10 @@ func onlyChanged(now, before annotations.Connections) annotations.Connections {
 	if now.Retain && !before.Retain {
 		return now
 	}
-	if now.AWS.Same(before.AWS) && now.AWSTargetRole.Same(before.AWSTargetRole) {
-		now.AWS, now.AWSTargetRole = nil, nil
-	}
-	if now.Azure.Same(before.Azure) {
-		now.Azure = nil
-	}
-	if now.GCP.Same(before.GCP) {
-		now.GCP = nil
+	for _, cl := range annotations.Clouds {
+		if cl.Same(now, before) {
+			cl.Clear(&now)
+		}
 	}
 	return now
 }

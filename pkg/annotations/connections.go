@@ -48,32 +48,6 @@ func (c Connections) Annotations() map[string]string {
 	return m
 }
 
-// Cloud names, as in the status keys.
-const (
-	CloudAWS   = "aws"
-	CloudAzure = "azure"
-	CloudGCP   = "gcp"
-)
-
-// StatusKeys maps each cloud to its status annotation.
-var StatusKeys = map[string]string{CloudAWS: KeyStatusAWS, CloudAzure: KeyStatusAzure, CloudGCP: KeyStatusGCP}
-
-// Identity names the identity of c's connection to cloud as the status
-// annotations record it ("" when c has none): the AWS role, the Azure
-// identity (RESOURCEGROUP/NAME or its resource ID), the Google service
-// account's email.
-func (c Connections) Identity(cloud string) string {
-	switch {
-	case cloud == CloudAWS && c.AWS != nil:
-		return c.AWS.String()
-	case cloud == CloudAzure && c.Azure != nil:
-		return c.Azure.String()
-	case cloud == CloudGCP && c.GCP != nil:
-		return c.GCP.Email
-	}
-	return ""
-}
-
 // PendingStatus is the status the webhook records for a connection that
 // has none yet, in the same admission that adds it: from then on the
 // ServiceAccount itself says which identity may hold a cloud object, even

@@ -20,9 +20,9 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/admission"
 	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/mutation"
 	"github.com/keyless-dev/keyless/pkg/policy"
+	"github.com/keyless-dev/keyless/pkg/propagation"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -174,9 +174,6 @@ type Violation struct {
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
-
-// clouds in a fixed order.
-var clouds = []string{policy.CloudAWS, policy.CloudAzure, policy.CloudGCP}
 
 // item is one workload or ServiceAccount under check.
 type item struct {
@@ -382,11 +379,7 @@ func (c *checker) index(items []*item) {
 		if !it.valid || it.conns.Empty() {
 			continue
 		}
-		for _, cl := range clouds {
-			k := policy.IdentityKey(cl, it.conns, c.opts.Cluster)
-			if k == "" {
-				continue
-			}
+		for _, k := range policy.IdentityKeys(it.conns, c.opts.Cluster) {
 			if c.bindings[k] == nil {
 				c.bindings[k] = map[string]bool{}
 			}
@@ -516,18 +509,11 @@ func (c *checker) addPolicyViolations(it *item, vs []policy.Violation) {
 	}
 	for _, v := range vs {
 		path := ""
-		if k, ok := connectionKey[v.Cloud]; ok && it.annots[k] != "" {
-			path = field.NewPath("metadata", "annotations").Key(k).String()
+		if cl := annotations.CloudNamed(v.Cloud); cl != nil && it.annots[cl.Key] != "" {
+			path = field.NewPath("metadata", "annotations").Key(cl.Key).String()
 		}
 		it.add(Violation{Rule: v.Rule, Mode: string(v.Mode), Cloud: v.Cloud, Field: path, Message: v.Message})
 	}
-}
-
-// connectionKey is the annotation that makes a cloud's connection.
-var connectionKey = map[string]string{
-	policy.CloudAWS:   annotations.KeyAWSRole,
-	policy.CloudAzure: annotations.KeyAzureIdentity,
-	policy.CloudGCP:   annotations.KeyGCPServiceAccount,
 }
 
 // usesLabels reports whether p depends on namespace labels.
@@ -573,7 +559,7 @@ func (c *checker) controller(items []*item) {
 			continue // the webhook never lets a connected workload run as "default"
 		case len(s.users) > 0 && !inInput(s):
 			owner = s.users[0]
-			created, _ := controller.Propagate(nil, users(s.users), c.opts.Parse)
+			created, _ := propagation.Propagate(nil, users(s.users), c.opts.Parse)
 			final = c.webhookOnServiceAccount(owner.obj.Namespace, owner.sa, created)
 			sac := &ServiceAccountChanges{Namespace: owner.obj.Namespace, Name: owner.sa,
 				Changes: []Change{change("add", "/metadata/labels/app.kubernetes.io~1managed-by", "keyless")}}
@@ -587,7 +573,7 @@ func (c *checker) controller(items []*item) {
 			current := applyAnnotations(maps.Clone(owner.annots), owner.patch)
 			final = current
 			if len(s.users) > 0 {
-				propagated, _ := controller.Propagate(current, users(s.users), c.opts.Parse)
+				propagated, _ := propagation.Propagate(current, users(s.users), c.opts.Parse)
 				final = c.webhookOnServiceAccount(owner.obj.Namespace, owner.obj.Name, propagated)
 				owner.obj.ControllerChanges = diffAnnotations(current, final)
 			}
@@ -664,7 +650,7 @@ func (c *checker) cloudObjects(ns, sa string, annots map[string]string) []CloudO
 		if conns.AWSDisableSessionTags {
 			desc += ", without session tags"
 		}
-		out = append(out, CloudObject{Cloud: policy.CloudAWS, Type: "PodIdentityAssociation", ServiceAccount: subject,
+		out = append(out, CloudObject{Cloud: policy.CloudAWS, Type: annotations.CloudNamed(policy.CloudAWS).ObjectType, ServiceAccount: subject,
 			Identity: r.String(), Description: desc})
 	}
 	if a := conns.Azure; a != nil {
@@ -675,7 +661,7 @@ func (c *checker) cloudObjects(ns, sa string, annots map[string]string) []CloudO
 			desc += " in subscription " + a.SubscriptionID
 		}
 		desc += " for system:serviceaccount:" + ns + ":" + sa
-		out = append(out, CloudObject{Cloud: policy.CloudAzure, Type: "FederatedIdentityCredential", ServiceAccount: subject,
+		out = append(out, CloudObject{Cloud: policy.CloudAzure, Type: annotations.CloudNamed(policy.CloudAzure).ObjectType, ServiceAccount: subject,
 			Identity: id, Description: desc})
 	}
 	if g := conns.GCP; g != nil {
@@ -683,7 +669,7 @@ func (c *checker) cloudObjects(ns, sa string, annots map[string]string) []CloudO
 		if pool == "" {
 			pool = "<cluster pool>"
 		}
-		out = append(out, CloudObject{Cloud: policy.CloudGCP, Type: "WorkloadIdentityUserBinding", ServiceAccount: subject,
+		out = append(out, CloudObject{Cloud: policy.CloudGCP, Type: annotations.CloudNamed(policy.CloudGCP).ObjectType, ServiceAccount: subject,
 			Identity: g.Email, Description: "roles/iam.workloadIdentityUser on " + g.Email +
 				" for serviceAccount:" + pool + "[" + subject + "]"})
 	}

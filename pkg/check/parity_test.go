@@ -223,10 +223,8 @@ func newClusterOf(t *testing.T, docs []check.Document, ns *namespaceDoc, opts ch
 			key := d.Namespace + "/" + sa
 			c.users[key] = append(c.users[key], workload.User{Kind: d.Kind, Name: d.Name, Annotations: w.Metadata.Annotations})
 		}
-		for _, cl := range []string{policy.CloudAWS, policy.CloudAzure, policy.CloudGCP} {
-			if k := policy.IdentityKey(cl, conns, opts.Cluster); k != "" {
-				c.bindings[k] = append(c.bindings[k], d.Namespace+"/"+sa)
-			}
+		for _, k := range policy.IdentityKeys(conns, opts.Cluster) {
+			c.bindings[k] = append(c.bindings[k], d.Namespace+"/"+sa)
 		}
 	}
 	return c

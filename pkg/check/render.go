@@ -10,11 +10,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/keyless-dev/keyless/pkg/policy"
+	"github.com/keyless-dev/keyless/pkg/annotations"
 )
-
-// cloudLabel is how the text output names a cloud.
-var cloudLabel = map[string]string{policy.CloudAWS: "AWS", policy.CloudAzure: "Azure", policy.CloudGCP: "GCP"}
 
 // WriteText renders the report for people: per object what Keyless would
 // change and create, then the violations as FILE:LINE: Kind/name: MESSAGE,
@@ -52,7 +49,7 @@ func WriteText(w io.Writer, r *Report) error {
 		if len(o.CloudObjects) > 0 {
 			fmt.Fprintln(b, "  cloud objects the controller creates:")
 			for _, c := range o.CloudObjects {
-				fmt.Fprintf(b, "    %s: %s\n", cloudLabel[c.Cloud], c.Description)
+				fmt.Fprintf(b, "    %s: %s\n", annotations.CloudNamed(c.Cloud).Title, c.Description)
 			}
 		}
 		fmt.Fprintln(b)

@@ -128,3 +128,36 @@ func Permanent(err error) bool {
 	}
 	return false
 }
+
+// Wanted is the connection of subject to cloud n that conns ask for, and
+// false when they ask for none.
+func Wanted(n Name, subject Subject, conns annotations.Connections) (Connection, bool) {
+	conn := Connection{Subject: subject}
+	switch {
+	case n == AWS && conns.AWS != nil:
+		conn.AWS = &AWSConnection{Role: *conns.AWS, DisableSessionTags: conns.AWSDisableSessionTags}
+		if conns.AWSTargetRole != nil {
+			conn.AWS.TargetRoleARN = conns.AWSTargetRole.String()
+		}
+	case n == Azure && conns.Azure != nil:
+		conn.Azure = conns.Azure
+	case n == GCP && conns.GCP != nil:
+		conn.GCP = conns.GCP
+	default:
+		return conn, false
+	}
+	return conn, true
+}
+
+// Info is the table row of cloud n (see annotations.Clouds), nil when n
+// is unknown.
+func (n Name) Info() *annotations.Cloud { return annotations.CloudNamed(string(n)) }
+
+// Names lists the clouds, in annotations.Clouds's order.
+func Names() []Name {
+	out := make([]Name, len(annotations.Clouds))
+	for i, c := range annotations.Clouds {
+		out[i] = Name(c.Name)
+	}
+	return out
+}

@@ -135,19 +135,14 @@ func (r *CloudReconciler) gone(ctx context.Context, key types.NamespacedName, ui
 	return reconcile.Result{}, nil
 }
 
-// connectionKeys are the annotations that name each cloud's identity.
-var connectionKeys = map[cloud.Name]string{
-	cloud.AWS: annotations.KeyAWSRole, cloud.Azure: annotations.KeyAzureIdentity, cloud.GCP: annotations.KeyGCPServiceAccount,
-}
-
 // concerns reports whether o has anything for cloud c to do: a connection,
 // a status, or Keyless's finalizer while it is being deleted.
 func concerns(o client.Object, c cloud.Name) bool {
 	a := o.GetAnnotations()
-	if _, ok := a[connectionKeys[c]]; ok {
+	if _, ok := a[c.Info().Key]; ok {
 		return true
 	}
-	if _, ok := a[statusKeys[c]]; ok {
+	if _, ok := a[c.Info().StatusKey]; ok {
 		return true
 	}
 	return !o.GetDeletionTimestamp().IsZero() && slices.Contains(o.GetFinalizers(), annotations.Finalizer)

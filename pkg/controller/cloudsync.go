@@ -72,7 +72,7 @@ type CloudSyncer struct {
 // clouds returns the clouds s handles.
 func (s *CloudSyncer) clouds() []cloud.Name {
 	if s.Clouds == nil {
-		return clouds
+		return cloud.Names()
 	}
 	return s.Clouds
 }
@@ -125,16 +125,16 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 		}
 		switch {
 		case after == nil && r.before != nil:
-			changes[statusKeys[c]] = nil
+			changes[c.Info().StatusKey] = nil
 		case after != nil:
 			// Not written again when unchanged: a reconcile caused by
 			// this one's own annotation writes must not write them twice.
-			if v := encodeStatus(after); *v != sa.Annotations[statusKeys[c]] {
-				changes[statusKeys[c]] = v
+			if v := encodeStatus(after); *v != sa.Annotations[c.Info().StatusKey] {
+				changes[c.Info().StatusKey] = v
 			}
 		}
 		setConnectionState(sa, c, after)
-		restart = restart || needsRestart(c, r.before, after)
+		restart = restart || needsRestart(c.Info(), r.before, after)
 	}
 	if !conns.Empty() || len(statusesOf(changes, sa)) > 0 {
 		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
@@ -174,7 +174,7 @@ func (s *CloudSyncer) resyncIn(conns annotations.Connections) time.Duration {
 	}
 	var key string
 	for _, c := range s.clouds() {
-		if c != cloud.AWS && key == "" {
+		if c.Info().ObjectOnIdentity && key == "" {
 			key = identityOf(c, conns)
 		}
 	}
@@ -210,7 +210,7 @@ type run struct {
 // longer wanted, check the policy, record the intent, call the cloud, and
 // return the status to write (nil: none).
 func (r *run) sync(ctx context.Context) (*Status, error) {
-	want, wanted := connectionFor(r.c, r.subject, r.conns)
+	want, wanted := cloud.Wanted(r.c, r.subject, r.conns)
 	identity := identityOf(r.c, r.conns)
 	if wanted && r.sa.Name == "default" {
 		// Every pod that names no ServiceAccount runs as "default".
@@ -228,12 +228,12 @@ func (r *run) sync(ctx context.Context) (*Status, error) {
 	// so its old records are dropped after the Ensure below.
 	if !wanted {
 		if err := r.retireAll(ctx, records); err != nil {
-			return r.failed(r.before.identity(), err), err
+			return r.failed(identityIn(r.before), err), err
 		}
 		return nil, nil
 	}
 	for _, e := range records {
-		if e.Identity == identity || r.c == cloud.AWS && !e.Adopted {
+		if e.Identity == identity || !r.c.Info().ObjectOnIdentity && !e.Adopted {
 			continue
 		}
 		if err := r.retire(ctx, e, false); err != nil {
@@ -276,7 +276,7 @@ func (r *run) sync(ctx context.Context) (*Status, error) {
 	if err := r.recordResult(ctx, rec, first, res); err != nil {
 		return r.failed(identity, err), err
 	}
-	if r.c == cloud.AWS {
+	if !r.c.Info().ObjectOnIdentity {
 		for _, e := range records {
 			if e.Identity != identity {
 				if err := r.s.Records.Delete(ctx, e); err != nil {
@@ -292,12 +292,12 @@ func (r *run) sync(ctx context.Context) (*Status, error) {
 		action = cloud.Unchanged
 	}
 	st := &Status{State: StateReady, Reason: string(action), Identity: identity, ID: res.ID, Hash: hash,
-		LastSync: r.s.now(), Adopted: rec.Adopted, Served: served(r.c, identity, res.ClientID, r.before),
+		LastSync: r.s.now(), Adopted: rec.Adopted, Served: served(r.c.Info(), identity, res.ClientID, r.before),
 		Message: fmt.Sprintf("%s %s", cloudObject(r.c), actionWord(action))}
 	if reason := actionReason(action); reason != "" {
 		r.s.event(ctx, r.sa, corev1.EventTypeNormal, reason, "%s %s for %s: %s", cloudObject(r.c), actionWord(action), identity, res.ID)
 	}
-	if r.c == cloud.Azure {
+	if r.c.Info().ServesClientID {
 		r.s.recordClientID(r.sa, r.conns, res.ClientID, r.changes)
 	}
 	return st, nil
@@ -448,7 +448,7 @@ func (r *run) failed(identity string, err error) *Status {
 	st := &Status{State: state, Reason: cloud.Outcome(cloud.Result{}, err), Identity: identity, LastSync: r.s.now(),
 		Message: err.Error()}
 	if b := r.before; b != nil {
-		st.Served, st.Adopted = b.served(), b.Adopted
+		st.Served, st.Adopted = servedBy(b), b.Adopted
 		if b.Identity == identity {
 			st.ID = b.ID
 		}
@@ -531,8 +531,8 @@ func (s *CloudSyncer) finalize(ctx context.Context, sa *corev1.ServiceAccount, c
 			errs = errors.Join(errs, err)
 			continue
 		}
-		if _, ok := sa.Annotations[statusKeys[c]]; ok {
-			done[statusKeys[c]] = nil
+		if _, ok := sa.Annotations[c.Info().StatusKey]; ok {
+			done[c.Info().StatusKey] = nil
 		}
 	}
 	if err := patchAnnotations(ctx, s.Client, sa, done); err != nil {
@@ -652,7 +652,8 @@ func (s *CloudSyncer) jitter() time.Duration {
 
 func statusesOf(changes map[string]*string, sa *corev1.ServiceAccount) []string {
 	var out []string
-	for _, k := range statusKeys {
+	for _, cl := range annotations.Clouds {
+		k := cl.StatusKey
 		v, changed := changes[k]
 		if (changed && v != nil) || (!changed && sa.Annotations[k] != "") {
 			out = append(out, k)
@@ -661,17 +662,9 @@ func statusesOf(changes map[string]*string, sa *corev1.ServiceAccount) []string 
 	return out
 }
 
-func cloudTitle(c cloud.Name) string {
-	return map[cloud.Name]string{cloud.AWS: "AWS", cloud.Azure: "Azure", cloud.GCP: "GCP"}[c]
-}
+func cloudTitle(c cloud.Name) string { return c.Info().Title }
 
-func cloudObject(c cloud.Name) string {
-	return map[cloud.Name]string{
-		cloud.AWS:   "EKS Pod Identity association",
-		cloud.Azure: "federated identity credential",
-		cloud.GCP:   "roles/iam.workloadIdentityUser binding",
-	}[c]
-}
+func cloudObject(c cloud.Name) string { return c.Info().Object }
 
 func actionWord(a cloud.Action) string {
 	return map[cloud.Action]string{cloud.Created: "created", cloud.Updated: "updated", cloud.Adopted: "adopted",

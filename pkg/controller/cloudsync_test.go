@@ -561,12 +561,12 @@ func TestSyncConnectionRemoved(t *testing.T) {
 			}
 			sa := f.sa()
 			for _, c := range tt.wantGone {
-				if v, ok := sa.Annotations[statusKeys[c]]; ok {
+				if v, ok := sa.Annotations[c.Info().StatusKey]; ok {
 					t.Errorf("status of %s kept: %s", c, v)
 				}
 			}
 			for _, c := range tt.wantKept {
-				if _, ok := sa.Annotations[statusKeys[c]]; !ok {
+				if _, ok := sa.Annotations[c.Info().StatusKey]; !ok {
 					t.Errorf("status of %s removed", c)
 				}
 			}
@@ -844,9 +844,9 @@ func TestSyncInvalidAnnotations(t *testing.T) {
 			if hasFinalizer(sa) {
 				t.Error("finalizer added")
 			}
-			for _, k := range statusKeys {
-				if v, ok := sa.Annotations[k]; ok {
-					t.Errorf("%s = %s, want none", k, v)
+			for _, cl := range annotations.Clouds {
+				if v, ok := sa.Annotations[cl.StatusKey]; ok {
+					t.Errorf("%s = %s, want none", cl.StatusKey, v)
 				}
 			}
 			evs := f.events()
@@ -1108,7 +1108,7 @@ func TestOneSyncerPerCloud(t *testing.T) {
 					t.Fatalf("after %s: the ServiceAccount is gone while %s still has a status", c, cloud.GCP)
 				case hasFinalizer(sa) == last:
 					t.Errorf("after %s: finalizer %t, want %t", c, hasFinalizer(sa), !last)
-				case sa.Annotations[statusKeys[c]] != "":
+				case sa.Annotations[c.Info().StatusKey] != "":
 					t.Errorf("after %s: its status is still there", c)
 				}
 			}

@@ -270,7 +270,7 @@ func countEvents(evs []string, prefix string) int {
 // cloudStatus reads one cloud's status annotation; nil when absent.
 func cloudStatus(t *testing.T, sa *corev1.ServiceAccount, c cloud.Name) *Status {
 	t.Helper()
-	raw, ok := sa.Annotations[statusKeys[c]]
+	raw, ok := sa.Annotations[c.Info().StatusKey]
 	if !ok {
 		return nil
 	}

@@ -137,7 +137,7 @@ func (r *run) refuse(ctx context.Context, identity string, v *policy.Violation, 
 	st := &Status{State: StatePolicyViolation, Reason: v.Rule, Identity: identity, LastSync: r.s.now(),
 		Message: fmt.Sprintf("refused by policy: %s", v.Message)}
 	if b := r.before; b != nil {
-		st.Served, st.Adopted = b.served(), b.Adopted
+		st.Served, st.Adopted = servedBy(b), b.Adopted
 	}
 	records, err := r.recorded(ctx)
 	if err != nil {
@@ -145,7 +145,7 @@ func (r *run) refuse(ctx context.Context, identity string, v *policy.Violation, 
 	}
 	kept := 0
 	for _, e := range records {
-		if e.Identity != identity && r.c != cloud.AWS {
+		if e.Identity != identity && r.c.Info().ObjectOnIdentity {
 			continue // retired by sync before it asked the policy
 		}
 		if remove || r.rules.existing == policy.Remove {

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+	"github.com/keyless-dev/keyless/pkg/propagation"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
@@ -154,7 +155,7 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 		return reconcile.Result{}, nil
 	}
 
-	want, hold, problems := wanted(users, r.Options)
+	want, hold, problems := propagation.Wanted(users, r.Options)
 	if sa == nil {
 		if len(want) == 0 {
 			return reconcile.Result{}, nil
@@ -165,7 +166,7 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 	if err := r.adoptUsers(ctx, sa, users); err != nil {
 		return reconcile.Result{}, err
 	}
-	changes, conflicts := annotationChanges(sa.Annotations, want, hold)
+	changes, conflicts := propagation.Changes(sa.Annotations, want, hold)
 	for _, p := range append(problems, conflicts...) {
 		r.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonConflict, "Propagate", "%s", p)
 	}

@@ -5,54 +5,26 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
 )
 
-// Connection states written in the status annotations.
+// Status is one cloud's connection status (see annotations.Status).
+type Status = annotations.Status
+
+// The connection states.
 const (
-	StateReady = "Ready"
-	// StatePending: a transient failure; the controller retries with backoff.
-	StatePending = "Pending"
-	// StateError: the cloud refused for a reason that needs a person.
-	StateError = "Error"
-	// StateDisabled: the cloud is not configured in Keyless.
-	StateDisabled = "CloudDisabled"
+	StateReady    = annotations.StateReady
+	StatePending  = annotations.StatePending
+	StateError    = annotations.StateError
+	StateDisabled = annotations.StateDisabled
 )
 
-// Status is one cloud's connection status, stored as JSON in the
-// keyless.dev/status-<cloud> annotation of the ServiceAccount.
-type Status struct {
-	State string `json:"state"`
-	// Reason is the outcome: the action taken or the kind of error.
-	Reason string `json:"reason,omitempty"`
-	// Identity is the identity the cloud object was made for, as the
-	// annotation named it; it lets the controller remove the object after
-	// the annotation is gone.
-	Identity string `json:"identity,omitempty"`
-	// ID is the cloud object's ID.
-	ID string `json:"id,omitempty"`
-	// Hash fingerprints the wanted connection (identity and settings), so
-	// that a change of any of them is noticed.
-	Hash     string    `json:"hash,omitempty"`
-	Message  string    `json:"message,omitempty"`
-	LastSync time.Time `json:"lastSync"`
-	// Adopted: the object existed before Keyless ensured it; Keyless never
-	// removes it.
-	Adopted bool `json:"adopted,omitempty"`
-	// Served names the credentials that the ServiceAccount's pods were last
-	// given (the identity, and for Azure its client ID): the workloads are
-	// restarted when a new pod would get other ones, never after an error
-	// or a refusal that changed nothing.
-	Served string `json:"served,omitempty"`
-}
-
-// served returns what s says pods were given. A status written before
+// servedBy returns what s says pods were given. A status written before
 // Served existed with an object ID (or Ready) counts as served, so that an
 // upgrade restarts nothing.
-func (s *Status) served() string {
+func servedBy(s *Status) string {
 	if s == nil {
 		return ""
 	}
@@ -62,8 +34,8 @@ func (s *Status) served() string {
 	return s.Served
 }
 
-// identity is s.Identity, "" for a nil status.
-func (s *Status) identity() string {
+// identityIn is s.Identity, "" for a nil status.
+func identityIn(s *Status) string {
 	if s == nil {
 		return ""
 	}
@@ -71,10 +43,10 @@ func (s *Status) identity() string {
 }
 
 // served is what a ready connection gives new pods.
-func served(c cloud.Name, identity, clientID string, before *Status) string {
-	if c == cloud.Azure {
+func served(c *annotations.Cloud, identity, clientID string, before *Status) string {
+	if c.ServesClientID {
 		if clientID == "" && before != nil && before.Identity == identity {
-			if _, cid, ok := strings.Cut(before.served(), "|"); ok {
+			if _, cid, ok := strings.Cut(servedBy(before), "|"); ok {
 				clientID = cid
 			}
 		}
@@ -90,11 +62,11 @@ func served(c cloud.Name, identity, clientID string, before *Status) string {
 // for the first time or for another identity or client ID. GKE's metadata
 // server serves a changed identity to running pods; EKS and Azure inject
 // credentials only at pod creation.
-func needsRestart(c cloud.Name, before, after *Status) bool {
-	if c == cloud.GCP || after == nil || after.State != StateReady {
+func needsRestart(c *annotations.Cloud, before, after *Status) bool {
+	if !c.CredentialsAtPodStart || after == nil || after.State != StateReady {
 		return false
 	}
-	prev := before.served()
+	prev := servedBy(before)
 	if prev == after.Served {
 		return false
 	}
@@ -105,68 +77,29 @@ func needsRestart(c cloud.Name, before, after *Status) bool {
 	return true
 }
 
-var statusKeys = map[cloud.Name]string{
-	cloud.AWS:   annotations.KeyStatusAWS,
-	cloud.Azure: annotations.KeyStatusAzure,
-	cloud.GCP:   annotations.KeyStatusGCP,
-}
-
-// clouds in a fixed order.
-var clouds = []cloud.Name{cloud.AWS, cloud.Azure, cloud.GCP}
-
-// readStatus returns the recorded status of a cloud, or nil.
-func readStatus(annots map[string]string, c cloud.Name) *Status {
-	raw, ok := annots[statusKeys[c]]
-	if !ok {
-		return nil
-	}
-	s := &Status{}
-	if err := json.Unmarshal([]byte(raw), s); err != nil {
-		// Written by Keyless; if mangled, keep what can be used: nothing.
-		return &Status{State: StatePending, Message: "unreadable status"}
-	}
-	return s
-}
-
 func encodeStatus(s *Status) *string {
 	raw, _ := json.Marshal(s)
 	str := string(raw)
 	return &str
 }
 
-// identityOf names the identity of one cloud's connection as stored in Status.
-func identityOf(c cloud.Name, conns annotations.Connections) string { return conns.Identity(string(c)) }
-
 // connectionFromStatus rebuilds the connection a status was recorded for,
 // for removing its cloud object once the annotation is gone.
 func connectionFromStatus(c cloud.Name, subject cloud.Subject, s *Status, opts annotations.Options) (cloud.Connection, bool) {
-	conn := cloud.Connection{Subject: subject}
-	switch c {
-	case cloud.AWS:
-		parsed, errs := annotations.Parse(map[string]string{annotations.KeyAWSRole: s.Identity}, opts)
-		if len(errs) > 0 {
-			return conn, false
-		}
-		conn.AWS = &cloud.AWSConnection{Role: *parsed.AWS}
-	case cloud.Azure:
-		a := map[string]string{annotations.KeyAzureIdentity: s.Identity}
-		if rg, name, ok := strings.Cut(s.Identity, "/"); ok && rg != "" && !strings.Contains(name, "/") {
-			a = map[string]string{annotations.KeyAzureIdentity: name, annotations.KeyAzureResourceGroup: rg}
-		}
-		parsed, errs := annotations.Parse(a, opts)
-		if len(errs) > 0 {
-			return conn, false
-		}
-		conn.Azure = parsed.Azure
-	case cloud.GCP:
-		parsed, errs := annotations.Parse(map[string]string{annotations.KeyGCPServiceAccount: s.Identity}, opts)
-		if len(errs) > 0 {
-			return conn, false
-		}
-		conn.GCP = parsed.GCP
+	parsed, errs := annotations.Parse(c.Info().IdentityAnnotations(s.Identity), opts)
+	if len(errs) > 0 {
+		return cloud.Connection{Subject: subject}, false
 	}
-	return conn, true
+	return cloud.Wanted(c, subject, parsed)
 }
+
+// readStatus returns the recorded status of cloud c, or nil.
+func readStatus(annots map[string]string, c cloud.Name) *Status {
+	return annotations.ReadStatus(annots, c.Info().StatusKey)
+}
+
+// identityOf names the identity of one cloud's connection as stored in Status.
+func identityOf(c cloud.Name, conns annotations.Connections) string { return c.Info().Identity(conns) }
 
 // fingerprint hashes a wanted connection.
 func fingerprint(c cloud.Connection) string {
@@ -174,24 +107,4 @@ func fingerprint(c cloud.Connection) string {
 	h := fnv.New64a()
 	_, _ = h.Write(raw)
 	return strconv.FormatUint(h.Sum64(), 36)
-}
-
-// connectionFor builds the wanted connection of one cloud, or false when the
-// ServiceAccount has none.
-func connectionFor(c cloud.Name, subject cloud.Subject, conns annotations.Connections) (cloud.Connection, bool) {
-	conn := cloud.Connection{Subject: subject}
-	switch {
-	case c == cloud.AWS && conns.AWS != nil:
-		conn.AWS = &cloud.AWSConnection{Role: *conns.AWS, DisableSessionTags: conns.AWSDisableSessionTags}
-		if conns.AWSTargetRole != nil {
-			conn.AWS.TargetRoleARN = conns.AWSTargetRole.String()
-		}
-	case c == cloud.Azure && conns.Azure != nil:
-		conn.Azure = conns.Azure
-	case c == cloud.GCP && conns.GCP != nil:
-		conn.GCP = conns.GCP
-	default:
-		return conn, false
-	}
-	return conn, true
 }

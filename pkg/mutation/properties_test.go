@@ -126,7 +126,8 @@ func withoutFinalizer(t *testing.T, doc []byte) []byte {
 	m := generic(t, doc)
 	meta, _ := m["metadata"].(map[string]any)
 	if a, ok := meta["annotations"].(map[string]any); ok {
-		for _, k := range annotations.StatusKeys {
+		for _, cl := range annotations.Clouds {
+			k := cl.StatusKey
 			delete(a, k)
 		}
 		if len(a) == 0 {

@@ -70,10 +70,10 @@ func ForServiceAccount(sa *ServiceAccount, conns annotations.Connections, opts S
 		return nil, errs
 	}
 	if opts.RecordPending && sa.Metadata.DeletionTimestamp == nil {
-		for _, cloud := range [...]string{annotations.CloudAWS, annotations.CloudAzure, annotations.CloudGCP} {
-			key := annotations.StatusKeys[cloud]
+		for _, cloud := range annotations.Clouds {
+			key := cloud.StatusKey
 			if _, recorded := annots[key]; !recorded {
-				if id := conns.Identity(cloud); id != "" {
+				if id := cloud.Identity(conns); id != "" {
 					edit.Set(key, annotations.PendingStatus(id))
 				}
 			}

@@ -29,3 +29,4 @@ package policy
 //	func (v Violation) String() string
 //	const CloudAWS, CloudAzure, CloudGCP
 //	    The cloud names of Violation.Cloud and IdentityKey.
+//	func IdentityKeys(c annotations.Connections, cl Cluster) []string

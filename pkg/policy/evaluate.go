@@ -10,12 +10,24 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 )
 
-// Cloud names, as in Violation.Cloud and IdentityKey.
+// Cloud names, as in Violation.Cloud and IdentityKey: annotations.Clouds's.
 const (
-	CloudAWS   = "aws"
-	CloudAzure = "azure"
-	CloudGCP   = "gcp"
+	CloudAWS   = annotations.CloudAWS
+	CloudAzure = annotations.CloudAzure
+	CloudGCP   = annotations.CloudGCP
 )
+
+// IdentityKeys returns the IdentityKey of each of c's identities, in
+// annotations.Clouds's order.
+func IdentityKeys(c annotations.Connections, cl Cluster) []string {
+	var keys []string
+	for _, cloud := range annotations.Clouds {
+		if k := IdentityKey(cloud.Name, c, cl); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
 
 // Evaluate returns every violated rule, in rule order, then a retain that
 // Spec.AllowRetain does not allow. It does no I/O: the caller supplies the
@@ -143,7 +155,8 @@ func (r *Rule) evaluate(c *compiledRule, e *evaluation) []Violation {
 	}
 
 	if r.UniqueIdentity && in.OtherBindings != nil {
-		for _, cloud := range []string{CloudAWS, CloudAzure, CloudGCP} {
+		for _, cl := range annotations.Clouds {
+			cloud := cl.Name
 			key := IdentityKey(cloud, conns, in.Cluster)
 			if key == "" {
 				continue

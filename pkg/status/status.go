@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/record"
 )
 
@@ -47,17 +46,6 @@ type Row struct {
 	Message  string    `json:"message,omitempty"`
 }
 
-// cloud ties a cloud's name to its annotations.
-type cloud struct {
-	name, label, statusKey, connectionKey string
-}
-
-var clouds = []cloud{
-	{"aws", "AWS", annotations.KeyStatusAWS, annotations.KeyAWSRole},
-	{"azure", "Azure", annotations.KeyStatusAzure, annotations.KeyAzureIdentity},
-	{"gcp", "GCP", annotations.KeyStatusGCP, annotations.KeyGCPServiceAccount},
-}
-
 // NoStatusMessage is the message of a connection the controller has not
 // recorded a status for yet.
 const NoStatusMessage = "no status yet: the controller has not synced this connection"
@@ -81,26 +69,26 @@ func Rows(sas []corev1.ServiceAccount, records []record.Entry) []Row {
 	})
 	rows := []Row{}
 	for _, sa := range sorted {
-		for _, c := range clouds {
-			raw, hasStatus := sa.Annotations[c.statusKey]
-			_, connected := sa.Annotations[c.connectionKey]
+		for _, c := range annotations.Clouds {
+			raw, hasStatus := sa.Annotations[c.StatusKey]
+			_, connected := sa.Annotations[c.Key]
 			if !hasStatus && !connected {
 				continue
 			}
-			r := Row{Namespace: sa.Namespace, ServiceAccount: sa.Name, Cloud: c.name}
+			r := Row{Namespace: sa.Namespace, ServiceAccount: sa.Name, Cloud: c.Name}
 			if hasStatus {
-				var s controller.Status
+				var s annotations.Status
 				if err := json.Unmarshal([]byte(raw), &s); err != nil {
-					r.State, r.Message = StateUnknown, fmt.Sprintf("unreadable %s annotation: %v", c.statusKey, err)
+					r.State, r.Message = StateUnknown, fmt.Sprintf("unreadable %s annotation: %v", c.StatusKey, err)
 				} else {
 					r.Identity, r.State, r.Reason, r.ID, r.LastSync, r.Message =
 						s.Identity, s.State, s.Reason, s.ID, s.LastSync, s.Message
 				}
 			} else {
-				r.State, r.Message = controller.StatePending, NoStatusMessage
+				r.State, r.Message = annotations.StatePending, NoStatusMessage
 			}
 			if r.Identity == "" {
-				r.Identity = identity(c.name, sa.Annotations)
+				r.Identity = identity(c, sa.Annotations)
 			}
 			if r.State == "" {
 				r.State = StateUnknown
@@ -114,29 +102,24 @@ func Rows(sas []corev1.ServiceAccount, records []record.Entry) []Row {
 				Identity: e.Identity, State: StateRetained, ID: e.ID, Message: RetainedMessage})
 		}
 	}
-	order := map[string]int{"aws": 0, "azure": 1, "gcp": 2}
+	order := func(cloud string) int {
+		return slices.IndexFunc(annotations.Clouds, func(c *annotations.Cloud) bool { return c.Name == cloud })
+	}
 	slices.SortStableFunc(rows, func(a, b Row) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.ServiceAccount, b.ServiceAccount),
-			cmp.Compare(order[a.Cloud], order[b.Cloud]))
+			cmp.Compare(order(a.Cloud), order(b.Cloud)))
 	})
 	return rows
 }
 
 // identity names a cloud's identity from the connection annotations, the
-// way the controller records it: the role, RESOURCEGROUP/NAME or the
-// resource ID, the email.
-func identity(cloud string, a map[string]string) string {
-	switch cloud {
-	case "aws":
-		return a[annotations.KeyAWSRole]
-	case "azure":
-		id := a[annotations.KeyAzureIdentity]
-		if rg := a[annotations.KeyAzureResourceGroup]; rg != "" && id != "" && !strings.HasPrefix(id, "/") {
-			return rg + "/" + id
-		}
-		return id
+// way the controller records it (the role, RESOURCEGROUP/NAME or the
+// resource ID, the email), or as written when they do not parse.
+func identity(c *annotations.Cloud, a map[string]string) string {
+	if conns, errs := annotations.Parse(a, annotations.Options{}); len(errs) == 0 {
+		return c.Identity(conns)
 	}
-	return a[annotations.KeyGCPServiceAccount]
+	return a[c.Key]
 }
 
 // WriteTable writes the rows as a table with the columns NAMESPACE,
@@ -200,10 +183,8 @@ func WriteJSON(w io.Writer, rows []Row) error {
 }
 
 func label(name string) string {
-	for _, c := range clouds {
-		if c.name == name {
-			return c.label
-		}
+	if c := annotations.CloudNamed(name); c != nil {
+		return c.Title
 	}
 	return name
 }

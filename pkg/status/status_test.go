@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/record"
 	"github.com/keyless-dev/keyless/pkg/status"
 )
@@ -23,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 var now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 // encode writes a status the way the controller does.
-func encode(t *testing.T, s controller.Status) string {
+func encode(t *testing.T, s annotations.Status) string {
 	t.Helper()
 	raw, err := json.Marshal(s)
 	if err != nil {
@@ -50,15 +49,15 @@ func fixture(t *testing.T) []corev1.ServiceAccount {
 		serviceAccount("shop", "plain"),
 		serviceAccount("shop", "orders-api",
 			annotations.KeyGCPServiceAccount, "shop-orders@shop-project.iam.gserviceaccount.com",
-			annotations.KeyStatusGCP, encode(t, controller.Status{State: controller.StateReady, Reason: "Created",
+			annotations.KeyStatusGCP, encode(t, annotations.Status{State: annotations.StateReady, Reason: "Created",
 				Identity: "shop-orders@shop-project.iam.gserviceaccount.com",
 				ID:       "shop-orders@shop-project.iam.gserviceaccount.com serviceAccount:shop-project.svc.id.goog[shop/orders-api]",
 				LastSync: now.Add(-5 * 24 * time.Hour)}),
 			annotations.KeyAWSRole, "shop-orders",
-			annotations.KeyStatusAWS, encode(t, controller.Status{State: controller.StateReady, Reason: "Created",
+			annotations.KeyStatusAWS, encode(t, annotations.Status{State: annotations.StateReady, Reason: "Created",
 				Identity: "shop-orders", ID: "a-0123456789abcdef0", LastSync: now.Add(-2 * time.Minute)}),
 			annotations.KeyAzureIdentity, "shop-orders", annotations.KeyAzureResourceGroup, "shop-identities",
-			annotations.KeyStatusAzure, encode(t, controller.Status{State: controller.StatePending, Reason: "Throttled",
+			annotations.KeyStatusAzure, encode(t, annotations.Status{State: annotations.StatePending, Reason: "Throttled",
 				Identity: "shop-identities/shop-orders", Message: "Azure asked to slow down;\nretrying in 30s",
 				LastSync: now.Add(-45 * time.Second)}),
 		),
@@ -66,18 +65,18 @@ func fixture(t *testing.T) []corev1.ServiceAccount {
 			annotations.KeyGCPServiceAccount, "billing-report@billing-project.iam.gserviceaccount.com"),
 		serviceAccount("billing", "invoices",
 			annotations.KeyAzureIdentity, "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/billing-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/billing-invoices",
-			annotations.KeyStatusAzure, encode(t, controller.Status{State: controller.StateError, Reason: "NotFound",
+			annotations.KeyStatusAzure, encode(t, annotations.Status{State: annotations.StateError, Reason: "NotFound",
 				Identity: "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/billing-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/billing-invoices",
 				Message:  "managed identity billing-invoices not found in resource group billing-rg",
 				LastSync: now.Add(-3 * time.Hour)}),
 			annotations.KeyAWSRole, "billing-invoices",
-			annotations.KeyStatusAWS, encode(t, controller.Status{State: controller.StateDisabled,
+			annotations.KeyStatusAWS, encode(t, annotations.Status{State: annotations.StateDisabled,
 				Identity: "billing-invoices", Message: "AWS is not configured in Keyless (--aws-region, --cluster-name)",
 				LastSync: now.Add(-90 * time.Second)}),
 		),
 		// The connection is gone; the status stays until the cloud object is removed.
 		serviceAccount("billing", "old",
-			annotations.KeyStatusGCP, encode(t, controller.Status{State: controller.StatePending, Reason: "Removing",
+			annotations.KeyStatusGCP, encode(t, annotations.Status{State: annotations.StatePending, Reason: "Removing",
 				Identity: "billing-old@billing-project.iam.gserviceaccount.com", LastSync: now.Add(-10 * time.Minute)})),
 		serviceAccount("billing", "mangled", annotations.KeyAWSRole, "billing-x", annotations.KeyStatusAWS, "{not json"),
 	}

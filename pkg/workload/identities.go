@@ -25,13 +25,7 @@ func AddIdentityIndex(ctx context.Context, indexer client.FieldIndexer, opts ann
 		if len(errs) > 0 {
 			return nil
 		}
-		var keys []string
-		for _, c := range []string{policy.CloudAWS, policy.CloudAzure, policy.CloudGCP} {
-			if k := policy.IdentityKey(c, conns, cl); k != "" {
-				keys = append(keys, k)
-			}
-		}
-		return keys
+		return policy.IdentityKeys(conns, cl)
 	})
 	if err != nil {
 		return fmt.Errorf("indexing ServiceAccounts by identity: %w", err)

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/controller"
 	"github.com/keyless-dev/keyless/pkg/devenv"
 	fakeaws "github.com/keyless-dev/keyless/test/fakecloud/aws"
 	fakeazure "github.com/keyless-dev/keyless/test/fakecloud/azure"
@@ -22,8 +21,8 @@ import (
 const wiuRole = "roles/iam.workloadIdentityUser"
 
 // status reads one cloud's status annotation of a ServiceAccount.
-func status(sa *corev1.ServiceAccount, key string) (controller.Status, bool) {
-	var st controller.Status
+func status(sa *corev1.ServiceAccount, key string) (annotations.Status, bool) {
+	var st annotations.Status
 	raw, ok := sa.Annotations[key]
 	if !ok {
 		return st, false

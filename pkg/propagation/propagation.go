@@ -1,4 +1,9 @@
-package controller
+// Package propagation computes how a ServiceAccount's annotations follow
+// the connections of the workloads that run as it: which keys are copied,
+// which are held because the workloads disagree, and which the
+// ServiceAccount's owner wrote and keeps. It is pure; the controller
+// writes its result, and `keyless check` shows it.
+package propagation
 
 import (
 	"fmt"
@@ -10,23 +15,37 @@ import (
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
-// cloudKeys groups the connection keys by cloud: a cloud's keys are copied
-// together, from one workload.
-var cloudKeys = [][]string{
-	{annotations.KeyAWSRole, annotations.KeyAWSTargetRole, annotations.KeyAWSSessionTags},
-	{annotations.KeyAzureIdentity, annotations.KeyAzureResourceGroup, annotations.KeyAzureClientID},
-	{annotations.KeyGCPServiceAccount},
-	// Not a cloud, but a setting of the ServiceAccount's cloud objects.
-	{annotations.KeyDeletionPolicy},
+// groups are the keys copied together, from one workload: each cloud's
+// connection keys, and the deletion policy, a setting of the
+// ServiceAccount's cloud objects.
+var groups = func() []group {
+	var out []group
+	for _, c := range annotations.Clouds {
+		out = append(out, group{keys: c.Keys, same: c.Same})
+	}
+	return append(out, group{keys: []string{annotations.KeyDeletionPolicy},
+		same: func(a, b annotations.Connections) bool { return a.Retain == b.Retain }})
+}()
+
+// group is one set of keys copied together, and when two workloads agree on it.
+type group struct {
+	keys []string
+	same func(a, b annotations.Connections) bool
 }
 
 // propagatedKeys are all the keys the controller copies, in a fixed order.
-var propagatedKeys = slices.Concat(cloudKeys...)
+var propagatedKeys = func() []string {
+	var out []string
+	for _, g := range groups {
+		out = append(out, g.keys...)
+	}
+	return out
+}()
 
-// wanted merges the connection annotations of the workloads that use one
+// Wanted merges the connection annotations of the workloads that use one
 // ServiceAccount. A cloud on which they disagree is held (its keys stay as
 // they are) and reported.
-func wanted(users []workload.User, opts annotations.Options) (want map[string]string, hold map[string]bool, problems []string) {
+func Wanted(users []workload.User, opts annotations.Options) (want map[string]string, hold map[string]bool, problems []string) {
 	want, hold = map[string]string{}, map[string]bool{}
 	parsed := make([]annotations.Connections, len(users))
 	valid := make([]bool, len(users))
@@ -37,7 +56,8 @@ func wanted(users []workload.User, opts annotations.Options) (want map[string]st
 			problems = append(problems, fmt.Sprintf("%s has invalid keyless.dev annotations: %s", u, errs.ToAggregate()))
 		}
 	}
-	for ci, keys := range cloudKeys {
+	for _, g := range groups {
+		keys := g.keys
 		first := -1
 		for i, u := range users {
 			if !valid[i] || !has(u.Annotations, keys[0]) {
@@ -47,7 +67,7 @@ func wanted(users []workload.User, opts annotations.Options) (want map[string]st
 				first = i
 				continue
 			}
-			if !sameCloud(ci, parsed[first], parsed[i]) {
+			if !g.same(parsed[first], parsed[i]) {
 				problems = append(problems, fmt.Sprintf("%s and %s connect it to different identities (%s); "+
 					"the %s connection is left as it was until they agree", users[first], u, keys[0], keys[0]))
 				for _, k := range keys {
@@ -63,7 +83,7 @@ func wanted(users []workload.User, opts annotations.Options) (want map[string]st
 					want[k] = v
 				}
 			}
-			if ci == 1 {
+			if slices.Contains(keys, annotations.KeyAzureResourceGroup) {
 				// The resource group is spelled out, so that the copy does
 				// not depend on --azure-resource-group: removing that
 				// default later must not make the ServiceAccount invalid.
@@ -76,24 +96,12 @@ func wanted(users []workload.User, opts annotations.Options) (want map[string]st
 	return want, hold, problems
 }
 
-func sameCloud(i int, a, b annotations.Connections) bool {
-	switch i {
-	case 0:
-		return a.AWS.Same(b.AWS) && a.AWSTargetRole.Same(b.AWSTargetRole) && a.AWSDisableSessionTags == b.AWSDisableSessionTags
-	case 1:
-		return a.Azure.Same(b.Azure)
-	case 2:
-		return a.GCP.Same(b.GCP)
-	}
-	return a.Retain == b.Retain
-}
-
 func has(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
-// annotationChanges computes how the ServiceAccount's annotations must
+// Changes computes how the ServiceAccount's annotations must
 // change: keys to set, keys to delete (nil value), and conflicts with values
 // the ServiceAccount's owner wrote, which are never overridden.
-func annotationChanges(current, want map[string]string, hold map[string]bool) (map[string]*string, []string) {
+func Changes(current, want map[string]string, hold map[string]bool) (map[string]*string, []string) {
 	changes := map[string]*string{}
 	var conflicts []string
 	before := map[string]bool{}
@@ -108,7 +116,8 @@ func annotationChanges(current, want map[string]string, hold map[string]bool) (m
 	if held == nil {
 		held = map[string]bool{}
 	}
-	for _, keys := range cloudKeys {
+	for _, g := range groups {
+		keys := g.keys
 		clash := false
 		for _, k := range keys {
 			v, wantIt := want[k]
@@ -160,12 +169,12 @@ func annotationChanges(current, want map[string]string, hold map[string]bool) (m
 // that has current annotations (nil: it does not exist yet) and is used by
 // users, and what it would report. `keyless check` uses it offline.
 func Propagate(current map[string]string, users []workload.User, opts annotations.Options) (map[string]string, []string) {
-	want, hold, problems := wanted(users, opts)
+	want, hold, problems := Wanted(users, opts)
 	out := maps.Clone(current)
 	if out == nil {
 		out = map[string]string{}
 	}
-	changes, conflicts := annotationChanges(current, want, hold)
+	changes, conflicts := Changes(current, want, hold)
 	for k, v := range changes {
 		if v == nil {
 			delete(out, k)

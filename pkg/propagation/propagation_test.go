@@ -1,4 +1,4 @@
-package controller
+package propagation
 
 import (
 	"maps"
@@ -211,8 +211,8 @@ func TestPropagation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want, hold, problems := wanted(tt.users, opts)
-			changes, conflicts := annotationChanges(tt.current, want, hold)
+			want, hold, problems := Wanted(tt.users, opts)
+			changes, conflicts := Changes(tt.current, want, hold)
 			got := applyChanges(tt.current, changes)
 			if !maps.Equal(got, tt.want) {
 				t.Errorf("annotations after the patch:\n  %v\nwant\n  %v", got, tt.want)
@@ -232,7 +232,7 @@ func TestPropagation(t *testing.T) {
 			}
 
 			// The controller's next round, on the patched ServiceAccount, changes nothing.
-			again, _ := annotationChanges(got, want, hold)
+			again, _ := Changes(got, want, hold)
 			if len(again) > 0 {
 				t.Errorf("a second round changes %v", again)
 			}
@@ -261,7 +261,7 @@ func TestWantedCopiesFromTheFirstAgreeingWorkload(t *testing.T) {
 		deployment("orders-worker", kAz, "orders-api", kRG, "shop-rg", kCID, clientID),
 		deployment("orders-cron", kAWS, role),
 	}
-	want, hold, problems := wanted(users, opts)
+	want, hold, problems := Wanted(users, opts)
 	if len(hold) > 0 || len(problems) > 0 {
 		t.Fatalf("hold %v, problems %q; want none", hold, problems)
 	}
@@ -273,7 +273,7 @@ func TestWantedCopiesFromTheFirstAgreeingWorkload(t *testing.T) {
 func TestSettingsArePropagatedWithTheirCloud(t *testing.T) {
 	users := []workload.User{deployment("orders", kAWS, role,
 		annotations.KeyAWSSessionTags, "false", annotations.KeyDeletionPolicy, "retain", annotations.KeyRestartOnReady, "false")}
-	want, hold, problems := wanted(users, annotations.Options{})
+	want, hold, problems := Wanted(users, annotations.Options{})
 	if len(hold) > 0 || len(problems) > 0 {
 		t.Fatalf("hold %v, problems %v", hold, problems)
 	}
