@@ -5,42 +5,73 @@ package manager
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/keyless-dev/keyless/pkg/admission"
 	"github.com/keyless-dev/keyless/pkg/annotations"
-	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/config"
-	"github.com/keyless-dev/keyless/pkg/controller"
-	"github.com/keyless-dev/keyless/pkg/mutation"
 	"github.com/keyless-dev/keyless/pkg/policy"
-	"github.com/keyless-dev/keyless/pkg/record"
+	"github.com/keyless-dev/keyless/pkg/policystore"
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
+
+// parts are what the webhook and the controllers share.
+type parts struct {
+	mgr      ctrl.Manager
+	config   config.Config
+	log      logr.Logger
+	parse    annotations.Options
+	cluster  policy.Cluster
+	recorder shortNotes
+	policy   *policystore.Store
+}
 
 // New builds the manager that `keyless serve` runs: the webhook on
 // every replica, the controller on the elected leader, health checks and
 // metrics.
 func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Logger) (ctrl.Manager, error) {
+	mgr, err := newManager(ctx, c, restCfg, log)
+	if err != nil {
+		return nil, err
+	}
+	p := parts{mgr: mgr, config: c, log: log,
+		parse:    annotations.Options{AzureDefaultResourceGroup: c.AzureResourceGroup},
+		cluster:  policy.Cluster{AWSAccount: c.AWSAccountID, AzureSubscription: c.AzureSubscriptionID, GCPProject: c.GCPProject()},
+		recorder: shortNotes{mgr.GetEventRecorder("keyless")},
+	}
+	if err := p.watch(ctx); err != nil {
+		return nil, err
+	}
+	if p.policy, err = newPolicyStore(c, log, p.recorder); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(p.policy); err != nil {
+		return nil, fmt.Errorf("adding the policy reloader: %w", err)
+	}
+	p.addWebhook()
+	resync, err := p.addControllers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.policy.OnLoad = onLeader(mgr.Elected(), func() { go resyncAll(ctx, mgr.GetClient(), resync) })
+	if err := addHealthChecks(mgr); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// newManager makes the manager: its client, caches, webhook and metrics
+// servers, and leader election.
+func newManager(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Logger) (ctrl.Manager, error) {
 	// client-go's default of 5 requests per second (what a kubeconfig
 	// gives) makes the controller crawl through thousands of connections.
 	restCfg = rest.CopyConfig(restCfg)
@@ -49,15 +80,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("building the scheme: %w", err)
 	}
-	tlsOpts := []func(*tls.Config){func(t *tls.Config) {
-		t.MinVersion = tls.VersionTLS12
-		if c.TLSMinVersion == "1.3" {
-			t.MinVersion = tls.VersionTLS13
-		}
-		if !c.EnableHTTP2 {
-			t.NextProtos = []string{"http/1.1"}
-		}
-	}}
+	tlsOpts := []func(*tls.Config){tlsOptions(c)}
 	lease := c.LeaseDuration
 	renew := lease * 2 / 3
 	retry := lease / 7
@@ -68,7 +91,8 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		// (the local environment restarting Keyless) must not trip the
 		// per-process name check.
 		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
-		Cache:      withRecords(cacheOptions(), ownNamespace(c)),
+		Cache:      CacheOptions(ownNamespace(c)),
+		NewCache:   NewCache(ctx),
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: c.WebhookHost, Port: c.WebhookPort,
 			CertDir: c.CertDir, CertName: c.CertName, KeyName: c.KeyName,
@@ -87,142 +111,35 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := workload.AddIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
-		return nil, err
-	}
-	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.ServiceAccount{}); err != nil {
-		return nil, fmt.Errorf("watching ServiceAccounts: %w", err)
-	}
-
-	if _, err := mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}); err != nil {
-		return nil, fmt.Errorf("watching Namespaces: %w", err)
-	}
-	parse := annotations.Options{AzureDefaultResourceGroup: c.AzureResourceGroup}
-	cluster := policy.Cluster{AWSAccount: c.AWSAccountID, AzureSubscription: c.AzureSubscriptionID, GCPProject: c.GCPProject()}
-	if err := workload.AddIdentityIndex(ctx, mgr.GetFieldIndexer(), parse, cluster); err != nil {
-		return nil, err
-	}
-	if err := record.AddIndex(ctx, mgr.GetFieldIndexer()); err != nil {
-		return nil, err
-	}
-	records := &record.Store{Client: mgr.GetClient(), Namespace: ownNamespace(c)}
-	recorder := shortNotes{mgr.GetEventRecorder("keyless")}
-	store, err := newPolicyStore(c, log, recorder)
-	if err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(store); err != nil {
-		return nil, fmt.Errorf("adding the policy reloader: %w", err)
-	}
-	mgr.GetWebhookServer().Register(admission.Path, &admission.Handler{
-		Policy: store.Current,
-		Audit:  auditEvents(recorder),
-		Options: admission.Options{
-			Parse:   parse,
-			Cluster: cluster,
-			Workload: mutation.WorkloadOptions{
-				DenyDefaultServiceAccount: c.DefaultServiceAccount == "deny",
-				GKENodeSelector:           c.GKENodeSelector,
-			},
-			ServiceAccount: mutation.ServiceAccountOptions{AzureTenantID: c.AzureTenantID, Finalizer: annotations.Finalizer, RecordPending: true},
-		},
-		Lookup: cacheLookup{mgr.GetCache()},
-		Log:    log.WithName("admission"),
-	})
-
-	providers, err := Providers(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("clouds", "configured", describeClouds(providers))
-	// Propagation from workloads to ServiceAccounts in one queue; each
-	// cloud's side in a queue of its own, so that one cloud's spent budget
-	// does not hold up the others.
-	if err := (&controller.ServiceAccountReconciler{
-		Workers:  c.Workers,
-		Client:   mgr.GetClient(),
-		Recorder: recorder,
-		Options:  parse,
-	}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("setting up the ServiceAccount controller: %w", err)
-	}
-	var resync []chan event.GenericEvent
-	sweeper := &controller.Sweeper{Records: records, Every: c.ResyncPeriod, Queues: map[cloud.Name]chan<- event.GenericEvent{}}
-	for _, cl := range []cloud.Name{cloud.AWS, cloud.Azure, cloud.GCP} {
-		ch := make(chan event.GenericEvent)
-		resync = append(resync, ch)
-		sweeper.Queues[cl] = ch
-		if err := (&controller.CloudReconciler{
-			Client: mgr.GetClient(), Cloud: cl, Workers: c.Workers, Resync: ch,
-			// One reconcile makes at most a few cloud calls (remove an old
-			// object, ensure the new one), each bounded by --cloud-timeout.
-			Timeout: 4 * c.CloudTimeout,
-			Syncer: &controller.CloudSyncer{
-				Client: mgr.GetClient(), Recorder: recorder, Options: parse, Providers: providers,
-				Records: records, Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
-				Policy: store.Current, Cluster: cluster, Clouds: []cloud.Name{cl},
-			},
-		}).SetupWithManager(mgr); err != nil {
-			return nil, fmt.Errorf("setting up the %s controller: %w", cl, err)
-		}
-	}
-	if err := mgr.Add(sweeper); err != nil {
-		return nil, fmt.Errorf("adding the sweep of cloud object records: %w", err)
-	}
-	store.OnLoad = onLeader(mgr.Elected(), func() { go resyncAll(ctx, mgr.GetClient(), resync) })
-
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return nil, fmt.Errorf("adding the liveness check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		return nil, fmt.Errorf("adding the webhook readiness check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache())); err != nil {
-		return nil, fmt.Errorf("adding the cache readiness check: %w", err)
-	}
 	return mgr, nil
 }
 
-// cacheSynced is ready once the informers the webhook reads have synced, so
-// that conflict checks never run against an empty cache.
-func cacheSynced(c cache.Cache) healthz.Checker {
-	return func(req *http.Request) error {
-		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
-		defer cancel()
-		if !c.WaitForCacheSync(ctx) {
-			return errors.New("informer caches have not synced yet")
+// tlsOptions set the webhook's and the metrics server's TLS versions and
+// protocols.
+func tlsOptions(c config.Config) func(*tls.Config) {
+	return func(t *tls.Config) {
+		t.MinVersion = tls.VersionTLS12
+		if c.TLSMinVersion == "1.3" {
+			t.MinVersion = tls.VersionTLS13
 		}
-		return nil
+		if !c.EnableHTTP2 {
+			t.NextProtos = []string{"http/1.1"}
+		}
 	}
 }
 
-// cacheLookup answers the webhook's questions from the manager's cache.
-type cacheLookup struct{ r client.Reader }
-
-func (l cacheLookup) ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error) {
-	sa := &corev1.ServiceAccount{}
-	err := l.r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, sa)
-	if apierrors.IsNotFound(err) {
-		return nil, false, nil
+// watch starts, on every replica, the informers that the webhook reads
+// (the workloads' start with the cache, see newCache) and indexes
+// ServiceAccounts by identity.
+func (p parts) watch(ctx context.Context) error {
+	if _, err := p.mgr.GetCache().GetInformer(ctx, &corev1.ServiceAccount{}); err != nil {
+		return fmt.Errorf("watching ServiceAccounts: %w", err)
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading ServiceAccount %s/%s from the cache: %w", namespace, name, err)
+	if _, err := p.mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}); err != nil {
+		return fmt.Errorf("watching Namespaces: %w", err)
 	}
-	return sa.Annotations, true, nil
-}
-
-func (l cacheLookup) Users(ctx context.Context, namespace, serviceAccount string) ([]workload.User, error) {
-	return workload.Users(ctx, l.r, namespace, serviceAccount)
-}
-
-func (l cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
-	return workload.NamespaceLabels(ctx, l.r, namespace)
-}
-
-func (l cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {
-	return workload.Bindings(ctx, l.r, identityKey)
-}
-
-func (l cacheLookup) Namespaces(ctx context.Context, prefix string) ([]string, error) {
-	return workload.Namespaces(ctx, l.r, prefix)
+	if err := workload.AddIdentityIndex(ctx, p.mgr.GetFieldIndexer(), p.parse, p.cluster); err != nil {
+		return err
+	}
+	return nil
 }

@@ -43,6 +43,7 @@ func TestPolicyReloadResyncsOnTheLeaderOnly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			needControlPlane(t)
 			ctx := context.Background()
 			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: leaseName(t),
 				Annotations: map[string]string{annotations.KeyAWSRole: "orders-api"}}}
@@ -124,6 +125,7 @@ func TestMissingPolicyFileIsReported(t *testing.T) {
 // ServiceAccount without RBAC, and as one allowed to get /metrics; and
 // without --metrics-secure, as nobody over plain HTTP.
 func TestMetricsNeedAuthentication(t *testing.T) {
+	needControlPlane(t)
 	ctx := context.Background()
 	ns := "default"
 	scraper, stranger := leaseName(t)+"-scraper", leaseName(t)+"-stranger"

@@ -60,15 +60,21 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// needControlPlane skips the test when there is no control plane.
+func needControlPlane(t *testing.T) {
+	t.Helper()
+	if testEnv == nil {
+		t.Skip("no control plane: build it with hack/control-plane.sh or set KUBEBUILDER_ASSETS")
+	}
+}
+
 // startManager runs New's manager against the control plane until the test
 // ends, with a policy file of its own, metrics and health off (unless
 // change turns them on) and leader election on under a Lease named after
 // the test. It returns the manager and the policy file's path.
 func startManager(t *testing.T, change func(*config.Config)) (ctrl.Manager, string) {
 	t.Helper()
-	if testEnv == nil {
-		t.Skip("no control plane: build it with hack/control-plane.sh or set KUBEBUILDER_ASSETS")
-	}
+	needControlPlane(t)
 	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(policyFile, []byte(allowAll), 0o600); err != nil {
 		t.Fatal(err)

@@ -3,17 +3,21 @@ package manager
 import (
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/controller"
+	"github.com/keyless-dev/keyless/pkg/workload"
 )
+
+// CacheOptions are the options of the manager's cache (see NewCache): the
+// record ConfigMaps of namespace ns, and for the rest cacheOptions.
+func CacheOptions(ns string) cache.Options {
+	return withRecords(cacheOptions(), ns)
+}
 
 // cacheOptions keep in the informer caches only what Keyless reads. The
 // caches cover every ServiceAccount and workload of the cluster on every
@@ -25,21 +29,18 @@ import (
 // MergeFrom patches whose diff covers just the fields it changed), never an
 // Update of a cached object, so a cached object may drop everything else.
 // Lists that a merge patch replaces whole (finalizers, ownerReferences) are
-// kept whole. Anything else cached loses its managedFields only.
+// kept whole. Workloads are kept as workload.Summary values, which
+// workloadCache turns back into typed objects for its readers. Anything
+// else cached loses its managedFields only.
 func cacheOptions() cache.Options {
-	workloads := toolscache.TransformFunc(slimWorkload)
-	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:     {Transform: workloads},
-			&appsv1.StatefulSet{}:    {Transform: workloads},
-			&appsv1.DaemonSet{}:      {Transform: workloads},
-			&batchv1.Job{}:           {Transform: workloads},
-			&batchv1.CronJob{}:       {Transform: workloads},
-			&corev1.ServiceAccount{}: {Transform: slimServiceAccount},
-			&corev1.Namespace{}:      {Transform: slimNamespace},
-		},
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.ServiceAccount{}: {Transform: slimServiceAccount},
+		&corev1.Namespace{}:      {Transform: slimNamespace},
 	}
+	for _, k := range workload.Kinds {
+		byObject[k.New()] = cache.ByObject{Transform: slimWorkload}
+	}
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields(), ByObject: byObject}
 }
 
 // Longest annotation values the caches keep. No valid identity, setting or
@@ -92,60 +93,30 @@ func keepAnnotations(in map[string]string, keep func(k, v string) (string, bool)
 	return out
 }
 
-// restartedAt keeps the one pod-template annotation Keyless writes.
-func restartedAt(k, v string) (string, bool) {
-	if k != annotations.KeyRestartedAt {
-		return "", false
-	}
-	if len(v) > maxValue {
-		return tooLong, true
-	}
-	return v, true
-}
-
 // slimMeta keeps the object metadata Keyless reads, and what events and
 // patches need (uid, resourceVersion). Labels of ServiceAccounts and
 // workloads are never read.
-func slimMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+func slimMeta(m metav1.Object) metav1.ObjectMeta {
 	return metav1.ObjectMeta{
-		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp,
-		DeletionTimestamp: m.DeletionTimestamp, Annotations: keepAnnotations(m.Annotations, cached),
-		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers,
+		Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(), ResourceVersion: m.GetResourceVersion(),
+		Generation: m.GetGeneration(), CreationTimestamp: m.GetCreationTimestamp(),
+		DeletionTimestamp: m.GetDeletionTimestamp(), Annotations: keepAnnotations(m.GetAnnotations(), cached),
+		OwnerReferences: m.GetOwnerReferences(), Finalizers: m.GetFinalizers(),
 	}
 }
 
-// slimTemplate keeps the pod template's ServiceAccount and the restart
-// stamp Keyless writes on it.
-func slimTemplate(t *corev1.PodTemplateSpec) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Annotations: keepAnnotations(t.Annotations, restartedAt)},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: t.Spec.ServiceAccountName, DeprecatedServiceAccount: t.Spec.DeprecatedServiceAccount,
-		},
-	}
-}
-
-// slimWorkload keeps a workload's metadata and the ServiceAccount of its
-// pod template. Other objects pass unchanged.
+// slimWorkload replaces a typed workload by its workload.Summary: its
+// metadata and the ServiceAccount of its pod template. The pod template's
+// restart stamp is read from admission requests only, never from the
+// cache. Other objects pass unchanged.
 func slimWorkload(in any) (any, error) {
 	switch o := in.(type) {
-	case *appsv1.Deployment:
-		return &appsv1.Deployment{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: appsv1.DeploymentSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *appsv1.StatefulSet:
-		return &appsv1.StatefulSet{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: appsv1.StatefulSetSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *appsv1.DaemonSet:
-		return &appsv1.DaemonSet{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: appsv1.DaemonSetSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *batchv1.Job:
-		return &batchv1.Job{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: batchv1.JobSpec{Template: slimTemplate(&o.Spec.Template)}}, nil
-	case *batchv1.CronJob:
-		return &batchv1.CronJob{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta),
-			Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{
-				Spec: batchv1.JobSpec{Template: slimTemplate(&o.Spec.JobTemplate.Spec.Template)}}}}, nil
+	case *workload.Summary:
+		return o, nil
+	case client.Object:
+		if s := workload.Summarize(o, slimMeta(o)); s != nil {
+			return s, nil
+		}
 	}
 	return in, nil
 }
@@ -155,7 +126,7 @@ func slimWorkload(in any) (any, error) {
 // marks the ServiceAccounts Keyless created, whose users it makes owners.
 func slimServiceAccount(in any) (any, error) {
 	if o, ok := in.(*corev1.ServiceAccount); ok {
-		sa := &corev1.ServiceAccount{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(&o.ObjectMeta)}
+		sa := &corev1.ServiceAccount{TypeMeta: o.TypeMeta, ObjectMeta: slimMeta(o)}
 		if o.Labels[controller.ManagedByLabel] == controller.ManagedByKeyless {
 			sa.Labels = map[string]string{controller.ManagedByLabel: controller.ManagedByKeyless}
 		}

@@ -63,7 +63,8 @@ var oversized = map[string]string{
 	annotations.KeyPropagated:           blob,
 }
 
-// restarted is the pod-template annotation Keyless writes to restart a workload.
+// restarted is the pod-template annotation Keyless writes to restart a
+// workload; the caches never read it back.
 var restarted = map[string]string{annotations.KeyRestartedAt: "2026-12-05T10:00:00Z"}
 
 func merged(ms ...map[string]string) map[string]string {
@@ -171,40 +172,51 @@ func TestTransformKeepsOnlyWhatKeylessReads(t *testing.T) {
 				if sa, ok := out.(*corev1.ServiceAccount); ok && sa.Secrets != nil {
 					t.Errorf("secrets kept: %v", sa.Secrets)
 				}
-				if tmpl := workload.PodTemplate(out); tmpl != nil {
-					if workload.ServiceAccountName(out) != "orders" {
-						t.Errorf("ServiceAccount of the pod template lost: %q", workload.ServiceAccountName(out))
-					}
-					if !maps.Equal(tmpl.Annotations, restarted) {
-						t.Errorf("pod template annotations = %v, want only %v", abbreviate(tmpl.Annotations), restarted)
-					}
-					if tmpl.Labels != nil || tmpl.Spec.Containers != nil || tmpl.Spec.NodeSelector != nil {
-						t.Errorf("pod template keeps more than its ServiceAccount and restart stamp: %+v", tmpl)
-					}
-				}
+				checkSummary(t, in, out)
 			})
 		}
 	}
 }
 
-func TestTransformPodTemplate(t *testing.T) {
+// checkSummary checks that a workload became a summary of its kind that
+// keeps the pod template's ServiceAccount, and a ServiceAccount stayed one.
+func checkSummary(t *testing.T, in, out client.Object) {
+	t.Helper()
+	kind := workload.KindOf(in)
+	s, ok := out.(*workload.Summary)
+	switch {
+	case kind == "":
+		if ok {
+			t.Errorf("a %T became a summary", in)
+		}
+	case !ok:
+		t.Errorf("a %s became a %T, want a summary", kind, out)
+	case s.Kind != kind || s.ServiceAccount != "orders":
+		t.Errorf("summary of kind %q for ServiceAccount %q, want %s and orders", s.Kind, s.ServiceAccount, kind)
+	}
+}
+
+// TestTransformServiceAccountName: the summary keeps the ServiceAccount the
+// pods run as, whichever field names it.
+func TestTransformServiceAccountName(t *testing.T) {
 	tests := []struct {
 		name string
-		in   map[string]string
-		want map[string]string
+		spec corev1.PodSpec
+		want string
 	}{
-		{"nothing", nil, nil},
-		{"hostile keys only", hostile, nil},
-		{"the restart stamp among others", merged(hostile, kept, restarted), restarted},
-		{"an oversized restart stamp is replaced", map[string]string{annotations.KeyRestartedAt: blob},
-			map[string]string{annotations.KeyRestartedAt: tooLong}},
+		{"serviceAccountName", corev1.PodSpec{ServiceAccountName: "orders", DeprecatedServiceAccount: "old"}, "orders"},
+		{"the deprecated serviceAccount", corev1.PodSpec{DeprecatedServiceAccount: "old"}, "old"},
+		{"none: default", corev1.PodSpec{}, "default"},
 	}
 	for _, tt := range tests {
-		for _, in := range workloads(meta(kept), template(tt.in)) {
+		for _, in := range workloads(meta(kept), corev1.PodTemplateSpec{Spec: tt.spec}) {
 			t.Run(fmt.Sprintf("%s/%T", tt.name, in), func(t *testing.T) {
-				got := workload.PodTemplate(transform(t, in)).Annotations
-				if !maps.Equal(got, tt.want) || (tt.want == nil) != (got == nil) {
-					t.Errorf("pod template annotations = %v, want %v", abbreviate(got), tt.want)
+				out := transform(t, in)
+				if got := workload.ServiceAccountName(out); got != tt.want {
+					t.Errorf("ServiceAccountName = %q, want %q", got, tt.want)
+				}
+				if again := transform(t, out); again != out {
+					t.Errorf("a summary was transformed again: %+v", again)
 				}
 			})
 		}

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
@@ -36,7 +37,9 @@ var Kinds = []Kind{
 
 // KindOf names the kind of a workload object, or "" for anything else.
 func KindOf(obj client.Object) string {
-	switch obj.(type) {
+	switch o := obj.(type) {
+	case *Summary:
+		return o.Kind
 	case *appsv1.Deployment:
 		return "Deployment"
 	case *appsv1.StatefulSet:
@@ -68,9 +71,29 @@ func PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
 	return nil
 }
 
+// objectMeta returns the workload's metadata, or nil for other objects.
+func objectMeta(obj client.Object) *metav1.ObjectMeta {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.ObjectMeta
+	case *appsv1.StatefulSet:
+		return &o.ObjectMeta
+	case *appsv1.DaemonSet:
+		return &o.ObjectMeta
+	case *batchv1.Job:
+		return &o.ObjectMeta
+	case *batchv1.CronJob:
+		return &o.ObjectMeta
+	}
+	return nil
+}
+
 // ServiceAccountName is the ServiceAccount the workload's pods run as;
 // "default" when the template names none.
 func ServiceAccountName(obj client.Object) string {
+	if s, ok := obj.(*Summary); ok {
+		return s.ServiceAccount
+	}
 	t := PodTemplate(obj)
 	switch {
 	case t == nil:
@@ -94,27 +117,10 @@ func Connected(obj client.Object) bool {
 	return false
 }
 
-// IndexServiceAccount is the cache field index of connected workloads by the
-// name of their ServiceAccount.
+// IndexServiceAccount is the field by which Users lists the connected
+// workloads of one ServiceAccount (client.MatchingFields, in a namespace);
+// the cache indexes them by "namespace/serviceAccount".
 const IndexServiceAccount = "keyless.dev/serviceAccount"
-
-func indexServiceAccount(obj client.Object) []string {
-	if !Connected(obj) {
-		return nil
-	}
-	return []string{ServiceAccountName(obj)}
-}
-
-// AddIndexes registers IndexServiceAccount for every kind; it also makes the
-// cache start an informer for each.
-func AddIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	for _, k := range Kinds {
-		if err := indexer.IndexField(ctx, k.New(), IndexServiceAccount, indexServiceAccount); err != nil {
-			return fmt.Errorf("indexing %s by ServiceAccount: %w", k.Name, err)
-		}
-	}
-	return nil
-}
 
 // User is a connected workload that runs as a given ServiceAccount.
 type User struct {
