@@ -47,6 +47,7 @@ func runAll(ctx context.Context, args []string, out io.Writer) (report, error) {
 	concs := fs.String("concurrency", "1,16,64", "comma-separated concurrencies")
 	bodyNames := fs.String("bodies", "deployment,serviceaccount", "comma-separated bodies")
 	profile := fs.String("keyless-cpuprofile", "", "write the Keyless server's CPU profile to this file")
+	cacheObjects := fs.Int("cache-objects", 0, "Keyless reads from the manager's cache holding this many ServiceAccounts and as many Deployments (0: an empty in-memory cluster)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -83,6 +84,9 @@ func runAll(ctx context.Context, args []string, out io.Writer) (report, error) {
 		args := []string{"-cert-dir", dir}
 		if s == "keyless" && *profile != "" {
 			args = append(args, "-cpuprofile", *profile)
+		}
+		if s == "keyless" && *cacheObjects > 0 {
+			args = append(args, "-cache-objects", strconv.Itoa(*cacheObjects))
 		}
 		url, wait, err := startServer(ctx, exe, s, args...)
 		if err != nil {

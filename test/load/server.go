@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -44,6 +45,7 @@ func serve(ctx context.Context, kind string, args []string) error {
 	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
 	certDir := fs.String("cert-dir", "", "directory with tls.crt and tls.key")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cacheObjects := fs.Int("cache-objects", 0, "keyless: read from the manager's cache holding this many ServiceAccounts and as many Deployments (0: an empty in-memory cluster)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,7 +74,14 @@ func serve(ctx context.Context, kind string, args []string) error {
 		srv := webhook.NewServer(webhook.Options{
 			Host: "127.0.0.1", Port: port, CertDir: *certDir, TLSOpts: []func(*tls.Config){tlsOpt},
 		})
-		srv.Register(admission.Path, keylessHandler())
+		h := keylessHandler()
+		if *cacheObjects > 0 {
+			if h.Lookup, err = bigCache(ctx, *cacheObjects, h.Options.Parse, h.Options.Cluster); err != nil {
+				return err
+			}
+			runtime.GC()
+		}
+		srv.Register(admission.Path, h)
 		srv.Register(cpuPath, http.HandlerFunc(cpuTime))
 		go func() { errc <- srv.Start(ctx) }()
 	case "floor":
@@ -108,7 +117,7 @@ func serve(ctx context.Context, kind string, args []string) error {
 
 // keylessHandler is the production handler with an empty in-memory cluster
 // and the default policy, set up as pkg/manager does.
-func keylessHandler() http.Handler {
+func keylessHandler() *admission.Handler {
 	p := policy.Default()
 	return &admission.Handler{
 		Policy: func() *policy.Policy { return p },

@@ -4,12 +4,19 @@
 //
 //	go run ./test/scale --mode=memory     # RSS with 5,000 ServiceAccounts and Deployments, this tree vs HEAD
 //	go run ./test/scale --mode=memory --tenant-serviceaccounts=600 --tenant-annotation-bytes=250000
+//	go run ./test/scale --mode=heap --serviceaccounts=10000 --deployments=10000 --annotated=600
 //	go run ./test/scale --mode=scale --connections=5000 --latency=20ms
 //	go run ./test/scale --mode=latency    # time to Ready: one new connection on an idle system, and a burst
 //
 // --mode=memory builds keyless twice: from this tree and from `git archive
 // HEAD` (read-only, in a temporary folder), so the cache transform can be
-// compared with what was committed before it. --tenant-serviceaccounts adds
+// compared with what was committed before it. Each start runs a leader and,
+// once it holds the Lease, a follower beside it, and probes the webhook
+// from the leader's start with an admission whose right answer needs the
+// cache. --container-limit adds two starts of this tree with the
+// GOMEMLIMIT that keyless serve derives from such a limit. --mode=heap
+// runs this tree's manager in the harness process instead and writes a heap
+// profile: where the memory per cached object goes. --tenant-serviceaccounts adds
 // a hostile tenant: plain ServiceAccounts (which the webhook never sees)
 // carrying large annotations that no part of Keyless reads.
 //
@@ -36,7 +43,7 @@ import (
 
 func main() {
 	var c config
-	flag.StringVar(&c.Mode, "mode", "scale", "memory, scale or latency")
+	flag.StringVar(&c.Mode, "mode", "scale", "memory, heap, scale or latency")
 	flag.IntVar(&c.Connections, "connections", 1000, "scale: connected ServiceAccounts, spread over the three clouds")
 	flag.DurationVar(&c.Latency, "latency", 20*time.Millisecond, "scale, latency: latency the simulators add to every call")
 	flag.Float64Var(&c.QPS, "qps", 50, "scale, latency: --aws-qps, --azure-qps and --gcp-qps of keyless")
@@ -50,7 +57,12 @@ func main() {
 	flag.IntVar(&c.ServiceAccounts, "serviceaccounts", 5000, "memory: ServiceAccounts")
 	flag.IntVar(&c.Deployments, "deployments", 5000, "memory: Deployments")
 	flag.IntVar(&c.Annotated, "annotated", 300, "memory: Deployments with a connection annotation")
-	flag.DurationVar(&c.Settle, "settle", 20*time.Second, "memory: how long to sample RSS once keyless is ready")
+	flag.DurationVar(&c.Settle, "settle", 20*time.Second, "memory, heap: how long to sample RSS once keyless is ready")
+	flag.IntVar(&c.CreateWorkers, "create-workers", 8, "memory, heap: concurrent creates")
+	flag.IntVar(&c.MaxHWM, "max-hwm", 250, "memory: goal for the VmHWM of the leader and of the follower, in MiB")
+	flag.StringVar(&c.HeapProfile, "heap-profile", "heap.pprof", "heap: where to write the heap profile")
+	flag.IntVar(&c.ContainerLimit, "container-limit", 0,
+		"memory: also start this tree twice as under a container memory limit of this many MiB: GOMEMLIMIT=90% of it, as keyless serve sets from its cgroup (0: no such runs)")
 	flag.IntVar(&c.TenantServiceAccounts, "tenant-serviceaccounts", 0,
 		"memory: plain ServiceAccounts of a hostile tenant, each with --tenant-annotation-bytes of annotations Keyless never reads")
 	flag.IntVar(&c.TenantAnnotationBytes, "tenant-annotation-bytes", 250000,
@@ -91,6 +103,8 @@ type config struct {
 	QPS                                     float64
 	KubeQPS                                 string
 	ServiceAccounts, Deployments, Annotated int
+	CreateWorkers, MaxHWM, ContainerLimit   int
+	HeapProfile                             string
 	TenantServiceAccounts                   int
 	TenantAnnotationBytes                   int
 	Assets, Binary, BaseBinary              string
@@ -113,6 +127,9 @@ func run(ctx context.Context, c config) (string, error) {
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
+	if c.CreateWorkers == 0 {
+		c.CreateWorkers = 8
+	}
 	h, err := startHarness(th.Options{Assets: c.Assets, Binary: c.Binary, ModuleDir: mod, Lease: 15 * time.Second, Resync: c.Resync, Logf: c.Logf})
 	if err != nil {
 		return "", err
@@ -128,12 +145,14 @@ func run(ctx context.Context, c config) (string, error) {
 			}
 		}
 		return runMemory(ctx, h, c, base)
+	case "heap":
+		return runHeap(ctx, h, c)
 	case "scale":
 		return runScale(ctx, h, c)
 	case "latency":
 		return runLatency(ctx, h, c)
 	}
-	return "", fmt.Errorf("unknown --mode %q: memory, scale or latency", c.Mode)
+	return "", fmt.Errorf("unknown --mode %q: memory, heap, scale or latency", c.Mode)
 }
 
 // flagSet reports whether the flag was given on the command line.

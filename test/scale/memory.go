@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,46 +119,131 @@ func deployment(ns, name, sa string, ann map[string]string) *appsv1.Deployment {
 
 func ptrTo[T any](v T) *T { return &v }
 
+// memSample is one start of keyless: a leader, then a follower beside it.
 type memSample struct {
-	Name                   string
+	Name             string
+	Leader, Follower procMemory
+	// Probe is what the admission probe saw from the leader's start.
+	Probe probeResult
+}
+
+// procMemory is one replica's start-up time and memory (KiB).
+type procMemory struct {
 	ReadyAfter             time.Duration
-	PeakRSS, FinalRSS, HWM int64 // KiB
+	PeakRSS, FinalRSS, HWM int64
 }
 
 func runMemory(ctx context.Context, h *harness, c config, base string) (string, error) {
-	nss, err := makeNamespaces(ctx, h, "mem", 50)
+	nss, size, err := populate(ctx, h, c)
 	if err != nil {
 		return "", err
 	}
-	roles := 20
-	for i := range roles {
+	runs := []struct{ name, bin string }{{"this tree", ""}, {"base", base}, {"this tree", ""}, {"base", base}}
+	if c.ContainerLimit > 0 {
+		limited := fmt.Sprintf("limit %dMi", c.ContainerLimit)
+		runs = append(runs, struct{ name, bin string }{limited, ""}, struct{ name, bin string }{limited, ""})
+	}
+	var samples []memSample
+	for i, v := range runs {
+		if i >= 4 {
+			// What setMemoryLimit in pkg/app derives from a cgroup limit.
+			_ = os.Setenv("GOMEMLIMIT", fmt.Sprint(int64(c.ContainerLimit)<<20/10*9))
+		}
+		s, err := measure(ctx, h, c, v.name, v.bin, nss[0])
+		_ = os.Unsetenv("GOMEMLIMIT")
+		if err != nil {
+			return "", err
+		}
+		c.Logf("memory: %s: leader ready after %s, VmHWM %d MiB; follower ready after %s, VmHWM %d MiB; probe %s",
+			s.Name, s.Leader.ReadyAfter.Round(time.Millisecond), s.Leader.HWM/1024,
+			s.Follower.ReadyAfter.Round(time.Millisecond), s.Follower.HWM/1024, s.Probe)
+		samples = append(samples, s)
+	}
+	return memoryReport(c, len(nss), size, base, samples)
+}
+
+func memoryReport(c config, namespaces int, size int64, base string, samples []memSample) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "memory: serviceaccounts=%d deployments=%d connected=%d namespaces=%d deployment-json=%d B avg "+
+		"tenant-serviceaccounts=%d tenant-annotation-bytes=%d\n",
+		c.ServiceAccounts, c.Deployments, c.Annotated, namespaces, size, c.TenantServiceAccounts, c.TenantAnnotationBytes)
+	fmt.Fprintf(&b, "base: %s\n", base)
+	fmt.Fprintf(&b, "%-12s %-9s %10s %14s %15s %10s\n", "binary", "replica", "ready", "peak VmRSS MiB", "final VmRSS MiB", "VmHWM MiB")
+	for _, s := range samples {
+		for _, r := range []struct {
+			role string
+			m    procMemory
+		}{{"leader", s.Leader}, {"follower", s.Follower}} {
+			fmt.Fprintf(&b, "%-12s %-9s %10s %14.1f %15.1f %10.1f\n", s.Name, r.role, r.m.ReadyAfter.Round(time.Millisecond),
+				float64(r.m.PeakRSS)/1024, float64(r.m.FinalRSS)/1024, float64(r.m.HWM)/1024)
+		}
+		fmt.Fprintf(&b, "%-12s admission probe from the leader's start: %s\n", s.Name, s.Probe)
+	}
+	best := func(i, j int, f func(memSample) int64) int64 { return min(f(samples[i]), f(samples[j])) }
+	leader := func(s memSample) int64 { return s.Leader.HWM }
+	follower := func(s memSample) int64 { return s.Follower.HWM }
+	fmt.Fprintf(&b, "VmHWM this tree/base (best of 2 each): leader %.2f (%d / %d MiB), follower %.2f (%d / %d MiB)\n",
+		float64(best(0, 2, leader))/float64(best(1, 3, leader)), best(0, 2, leader)/1024, best(1, 3, leader)/1024,
+		float64(best(0, 2, follower))/float64(best(1, 3, follower)), best(0, 2, follower)/1024, best(1, 3, follower)/1024)
+	var bad []string
+	for i, s := range samples {
+		if s.Name == "base" {
+			continue
+		}
+		if i >= 4 {
+			if s.Probe.Wrong > 0 || s.Probe.Right == 0 {
+				bad = append(bad, s.Name+": admission probe: "+s.Probe.String())
+			}
+			continue
+		}
+		if w := max(s.Leader.HWM, s.Follower.HWM); w > int64(c.MaxHWM)*1024 {
+			bad = append(bad, fmt.Sprintf("VmHWM %d MiB with this tree, goal < %d MiB", w/1024, c.MaxHWM))
+		}
+		if s.Probe.Wrong > 0 || s.Probe.Right == 0 {
+			bad = append(bad, "admission probe: "+s.Probe.String())
+		}
+		if s.Leader.ReadyAfter > time.Minute || s.Follower.ReadyAfter > time.Minute {
+			bad = append(bad, "ready after more than a minute")
+		}
+	}
+	if len(bad) > 0 {
+		return b.String(), errors.New(strings.Join(bad, "; "))
+	}
+	return b.String(), nil
+}
+
+// populate creates the namespaces, ServiceAccounts and Deployments, with a
+// keyless running (the webhook fails closed), and waits for the connections
+// to be Ready. It returns the namespaces and the mean size of a Deployment.
+func populate(ctx context.Context, h *harness, c config) ([]string, int64, error) {
+	nss, err := makeNamespaces(ctx, h, "mem", 50)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range memRoles {
 		h.Clouds.AWS.AddRole(fmt.Sprintf("arn:aws:iam::%s:role/mem-role-%d", devenv.AWSAccount, i))
 	}
 	p, err := h.serve("keyless-load", "", 0, c.Logs, "--aws-qps=200")
 	if err != nil {
-		return "", err
+		return nil, 0, err
 	}
+	defer p.Kill()
 	if err := p.WaitReady(ctx, 90*time.Second); err != nil {
-		return "", err
+		return nil, 0, err
 	}
 	start := time.Now()
 	c.Logf("memory: creating %d ServiceAccounts and %d Deployments (%d connected) over %d namespaces",
 		c.ServiceAccounts, c.Deployments, c.Annotated, len(nss))
-	err = parallel(ctx, c.ServiceAccounts, 8, func(i int) error {
+	err = parallel(ctx, c.ServiceAccounts, c.CreateWorkers, func(i int) error {
 		return h.K8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: nss[i%len(nss)], Name: fmt.Sprintf("app-%05d", i),
 			Labels: map[string]string{"app.kubernetes.io/part-of": "shop"}}})
 	})
 	if err != nil {
-		p.Kill()
-		return "", err
+		return nil, 0, err
 	}
 	var size atomic.Int64
-	err = parallel(ctx, c.Deployments, 8, func(i int) error {
-		var ann map[string]string
-		if i < c.Annotated {
-			ann = map[string]string{annotations.KeyAWSRole: fmt.Sprintf("mem-role-%d", i%roles)}
-		}
-		d := deployment(nss[i%len(nss)], fmt.Sprintf("app-%05d", i), fmt.Sprintf("app-%05d", i), ann)
+	err = parallel(ctx, c.Deployments, c.CreateWorkers, func(i int) error {
+		d := deployment(nss[i%len(nss)], fmt.Sprintf("app-%05d", i), fmt.Sprintf("app-%05d", i), memConnection(i, c.Annotated))
 		if err := h.K8s.Create(ctx, d); err != nil {
 			return err
 		}
@@ -165,48 +252,28 @@ func runMemory(ctx context.Context, h *harness, c config, base string) (string, 
 		return nil
 	})
 	if err != nil {
-		p.Kill()
-		return "", err
+		return nil, 0, err
 	}
 	if err := createTenant(ctx, h, c); err != nil {
-		p.Kill()
-		return "", err
+		return nil, 0, err
 	}
 	c.Logf("memory: created in %s; waiting for the %d connections", time.Since(start).Round(time.Second), c.Annotated)
 	if _, err := waitReady(ctx, h, nss, c.Annotated, 5*time.Minute, c.Logf); err != nil {
-		p.Kill()
-		return "", err
+		return nil, 0, err
 	}
-	p.Kill()
+	return nss, size.Load() / int64(max(1, c.Deployments)), nil
+}
 
-	var samples []memSample
-	for _, v := range []struct{ name, bin string }{{"this tree", ""}, {"base", base}, {"this tree", ""}, {"base", base}} {
-		s, err := measure(ctx, h, c, v.name, v.bin)
-		if err != nil {
-			return "", err
-		}
-		c.Logf("memory: %s: ready after %s, peak VmRSS %d MiB, final %d MiB, VmHWM %d MiB",
-			s.Name, s.ReadyAfter.Round(time.Millisecond), s.PeakRSS/1024, s.FinalRSS/1024, s.HWM/1024)
-		samples = append(samples, s)
+// memRoles are the IAM roles the connected Deployments use in turn.
+const memRoles = 20
+
+// memConnection is the annotation of Deployment i: the first connected
+// ones use the roles in turn.
+func memConnection(i, connected int) map[string]string {
+	if i >= connected {
+		return nil
 	}
-	var b strings.Builder
-	n := max(1, c.Deployments)
-	fmt.Fprintf(&b, "memory: serviceaccounts=%d deployments=%d connected=%d namespaces=%d deployment-json=%d B avg "+
-		"tenant-serviceaccounts=%d tenant-annotation-bytes=%d\n",
-		c.ServiceAccounts, c.Deployments, c.Annotated, len(nss), size.Load()/int64(n), c.TenantServiceAccounts, c.TenantAnnotationBytes)
-	fmt.Fprintf(&b, "base: %s\n", base)
-	fmt.Fprintf(&b, "%-36s %10s %14s %15s %12s\n", "binary", "ready", "peak VmRSS MiB", "final VmRSS MiB", "VmHWM MiB")
-	for _, s := range samples {
-		fmt.Fprintf(&b, "%-36s %10s %14.1f %15.1f %12.1f\n", s.Name, s.ReadyAfter.Round(time.Millisecond),
-			float64(s.PeakRSS)/1024, float64(s.FinalRSS)/1024, float64(s.HWM)/1024)
-	}
-	with := min(samples[0].HWM, samples[2].HWM)
-	without := min(samples[1].HWM, samples[3].HWM)
-	fmt.Fprintf(&b, "VmHWM ratio this tree/base (best of 2 each): %.2f (%d / %d MiB)\n", float64(with)/float64(without), with/1024, without/1024)
-	if with > 150*1024 {
-		return b.String(), fmt.Errorf("VmHWM %d MiB with this tree, goal < 150 MiB", with/1024)
-	}
-	return b.String(), nil
+	return map[string]string{annotations.KeyAWSRole: fmt.Sprintf("mem-role-%d", i%memRoles)}
 }
 
 // createTenant creates c.TenantServiceAccounts plain ServiceAccounts in a
@@ -230,44 +297,129 @@ func createTenant(ctx context.Context, h *harness, c config) error {
 	})
 }
 
-// measure starts one keyless, samples its memory for c.Settle once ready,
-// and kills it.
-func measure(ctx context.Context, h *harness, c config, name, bin string) (memSample, error) {
+// measure starts a keyless (the leader, on the webhook port the API server
+// calls) and, once it holds the Lease, a second one (a follower on a port
+// of its own); it samples the memory of both for c.Settle once the
+// follower is ready, and kills them. From the leader's start it probes the
+// webhook with an admission whose right answer needs the cache (see probe).
+func measure(ctx context.Context, h *harness, c config, name, bin, ns string) (memSample, error) {
 	s := memSample{Name: name}
-	start := time.Now()
-	p, err := h.serve("keyless-mem", bin, 0, c.Logs, "--aws-qps=200")
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	probed := make(chan probeResult, 1)
+	go func() { probed <- probe(probeCtx, h, ns) }()
+	lp, err := startSampled(ctx, h, c, "keyless-mem-0", bin, 0)
+	if lp != nil {
+		defer lp.stop()
+	}
 	if err != nil {
 		return s, err
 	}
-	defer p.Kill()
-	peak := func() {
-		rss, hwm := p.Status()
-		s.PeakRSS, s.FinalRSS, s.HWM = max(s.PeakRSS, rss), rss, max(s.HWM, hwm)
+	if err := waitLease(ctx, lp.p); err != nil {
+		return s, err
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
+	port, err := th.FreePort()
+	if err != nil {
+		return s, err
+	}
+	fp, err := startSampled(ctx, h, c, "keyless-mem-1", bin, port)
+	if fp != nil {
+		defer fp.stop()
+	}
+	if err != nil {
+		return s, err
+	}
+	time.Sleep(c.Settle)
+	stopProbe()
+	s.Probe = <-probed
+	lp.stop()
+	fp.stop()
+	s.Leader, s.Follower = lp.memory(), fp.memory()
+	return s, nil
+}
+
+// sampled is a keyless whose memory is sampled every 200 ms.
+type sampled struct {
+	p     *proc
+	ready time.Duration
+	mu    sync.Mutex
+	m     procMemory
+	once  sync.Once
+	done  chan struct{}
+	quit  chan struct{}
+}
+
+// startSampled starts a keyless and waits until it is ready.
+func startSampled(ctx context.Context, h *harness, c config, name, bin string, port int) (*sampled, error) {
+	start := time.Now()
+	p, err := h.serve(name, bin, port, c.Logs, "--aws-qps=200")
+	if err != nil {
+		return nil, err
+	}
+	s := &sampled{p: p, done: make(chan struct{}), quit: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(s.done)
 		for {
+			s.sample()
 			select {
-			case <-stop:
+			case <-s.quit:
 				return
 			case <-time.After(200 * time.Millisecond):
-				peak()
 			}
 		}
 	}()
 	if err := p.WaitReady(ctx, 2*time.Minute); err != nil {
-		close(stop)
-		<-done
 		return s, err
 	}
-	s.ReadyAfter = time.Since(start)
-	time.Sleep(c.Settle)
-	close(stop)
-	<-done
-	peak()
+	s.mu.Lock()
+	s.ready = time.Since(start)
+	s.mu.Unlock()
 	return s, nil
+}
+
+func (s *sampled) sample() {
+	rss, hwm := s.p.Status()
+	if rss == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m.PeakRSS, s.m.FinalRSS, s.m.HWM = max(s.m.PeakRSS, rss), rss, max(s.m.HWM, hwm)
+}
+
+func (s *sampled) memory() procMemory {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.m
+	m.ReadyAfter = s.ready
+	return m
+}
+
+// stop takes a last sample and kills the process.
+func (s *sampled) stop() {
+	s.once.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.sample()
+		s.p.Kill()
+	})
+}
+
+// waitLease waits until p logs that it acquired the Lease (the last
+// process killed held it until it expires).
+func waitLease(ctx context.Context, p *proc) error {
+	deadline := time.Now().Add(time.Minute)
+	for p.Acquired().IsZero() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("keyless %s did not acquire the Lease within a minute", p.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func makeNamespaces(ctx context.Context, h *harness, prefix string, n int) ([]string, error) {
