@@ -106,8 +106,11 @@ func stop(ctx context.Context, c client.Client, out io.Writer, o Options) error 
 		return fmt.Errorf("reading Deployment %s: %w", name, err)
 	}
 	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil || selector.Empty() {
-		return fmt.Errorf("the pod selector of Deployment %s is unusable (%v); stop Keyless by hand before running uninstall again", name, err)
+	if err != nil {
+		return fmt.Errorf("the pod selector of Deployment %s is unusable (%w); stop Keyless by hand before running uninstall again", name, err)
+	}
+	if selector.Empty() {
+		return fmt.Errorf("the pod selector of Deployment %s is empty; stop Keyless by hand before running uninstall again", name)
 	}
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"replicas":0}}`))
