@@ -130,7 +130,7 @@ func BuildKeyless(moduleDir, dir string) (string, error) {
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/keyless")
 	cmd.Dir = moduleDir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/keyless: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/keyless: %w\n%s", err, out)
 	}
 	return bin, nil
 }
@@ -207,13 +207,14 @@ func (h *Harness) Serve(name, bin string, webhookPort int, logOut io.Writer, dro
 	return p, nil
 }
 
-// acquired returns when the process logged that it acquired the lease (zero if not).
+// Acquired returns when the process logged that it acquired the lease (zero if not).
 func (p *Proc) Acquired() time.Time {
 	p.logMu.Lock()
 	defer p.logMu.Unlock()
 	return p.acqAt
 }
 
+// WaitReady polls the process's /readyz until it answers 200, the process exits or timeout passes.
 func (p *Proc) WaitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -237,12 +238,13 @@ func (p *Proc) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
+// Kill sends SIGKILL and waits for the process to be gone.
 func (p *Proc) Kill() {
 	_ = p.Cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 }
 
+// Alive reports whether the process has not exited.
 func (p *Proc) Alive() bool {
 	select {
 	case <-p.done:
@@ -252,6 +254,7 @@ func (p *Proc) Alive() bool {
 	}
 }
 
+// FreeAddr returns a loopback host:port that was free a moment ago.
 func FreeAddr() (string, error) {
 	port, err := FreePort()
 	if err != nil {
@@ -260,6 +263,7 @@ func FreeAddr() (string, error) {
 	return "127.0.0.1:" + strconv.Itoa(port), nil
 }
 
+// FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
