@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,7 +106,7 @@ func runInputs(ctx context.Context, h *harness, logs io.Writer) (string, error) 
 		{"text/plain", `{"kind":"AdmissionReview"}`},
 		{"application/json", ""},
 	} {
-		url := fmt.Sprintf("https://%s:%d/mutate", w.LocalServingHost, w.LocalServingPort)
+		url := "https://" + net.JoinHostPort(w.LocalServingHost, strconv.Itoa(w.LocalServingPort)) + "/mutate"
 		resp, err := hc.Post(url, body.ct, bytes.NewBufferString(body.body))
 		if err != nil {
 			row("POST to /mutate", body.ct+" "+body.body, err.Error())

@@ -23,13 +23,16 @@ import (
 	th "github.com/keyless-dev/keyless/test/harness"
 )
 
-func main() {
+func main() { os.Exit(soakMain()) }
+
+// soakMain returns the exit code, so that its deferred Close runs first.
+func soakMain() int {
 	var (
 		mode    = flag.String("mode", "soak", "soak, failover or inputs (bad inputs and the messages users see)")
 		n       = flag.Int("connections", 0, "ServiceAccounts to connect (default 500 for soak, 30 for failover)")
 		kills   = flag.Int("kills", 10, "kill -9s of keyless during the soak")
-		killMin = flag.Duration("kill-min", 2*time.Second, "shortest time from readiness to the next kill")
-		killMax = flag.Duration("kill-max", 8*time.Second, "longest time from readiness to the next kill")
+		minKill = flag.Duration("kill-min", 2*time.Second, "shortest time from readiness to the next kill")
+		maxKill = flag.Duration("kill-max", 8*time.Second, "longest time from readiness to the next kill")
 		churn   = flag.Duration("churn-interval", 150*time.Millisecond, "time between two changes of connections")
 		conv    = flag.Duration("converge", 5*time.Minute, "how long to wait for convergence once the faults are cleared")
 		lease   = flag.Duration("lease", 4*time.Second, "--leader-election-lease-duration of keyless")
@@ -48,7 +51,7 @@ func main() {
 		f, err := os.Create(*logFile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
+			return 2
 		}
 		defer f.Close()
 		logs = f
@@ -56,7 +59,7 @@ func main() {
 	if *n == 0 {
 		*n = map[bool]int{true: 30, false: 500}[*mode == "failover"]
 	}
-	cfg := runConfig{Mode: *mode, Connections: *n, Kills: *kills, KillMin: *killMin, KillMax: *killMax, Churn: *churn,
+	cfg := runConfig{Mode: *mode, Connections: *n, Kills: *kills, KillMin: *minKill, KillMax: *maxKill, Churn: *churn,
 		Converge: *conv, Lease: *lease, Resync: *resync, Seed: *seed, Assets: *assets, Binary: *bin}
 	out, err := run(context.Background(), cfg, logs, func(f string, a ...any) {
 		fmt.Fprintf(os.Stderr, "%s "+f+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
@@ -64,9 +67,10 @@ func main() {
 	fmt.Print(out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
+		return 1
 	}
 	fmt.Println("PASS")
+	return 0
 }
 
 type runConfig struct {
