@@ -99,7 +99,7 @@ func (o Options) validate() error {
 		errs = append(errs, fmt.Errorf("ReadReuse %v is negative; use 0 to turn it off", o.ReadReuse))
 	}
 	if o.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("Timeout %v is negative; use 0 for the default of %v", o.Timeout, deadline.Default))
+		errs = append(errs, fmt.Errorf("Timeout %v is negative; use 0 for the default of %v", o.Timeout, deadline.Default)) //nolint:staticcheck // starts with the field's name
 	}
 	return errors.Join(errs...)
 }

@@ -57,7 +57,7 @@ func (o Options) clientOptions(ctx context.Context) ([]option.ClientOption, erro
 		// Application Default Credentials unless opts turn them off.
 		defaults := []option.ClientOption{
 			internaloption.WithDefaultScopes(iam.CloudPlatformScope),
-			internaloption.WithDefaultEndpoint("https://iam.googleapis.com/"),
+			internaloption.WithDefaultEndpoint("https://iam.googleapis.com/"), //nolint:staticcheck // iam.NewService still passes it
 			internaloption.WithDefaultEndpointTemplate("https://iam.UNIVERSE_DOMAIN/"),
 			internaloption.WithDefaultMTLSEndpoint("https://iam.mtls.googleapis.com/"),
 			internaloption.EnableNewAuthLibrary(),

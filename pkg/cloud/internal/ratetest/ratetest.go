@@ -51,19 +51,19 @@ func (a *Requests) Count() int {
 	return len(a.times)
 }
 
-// Check fails t unless at least min requests were sent and every stretch
+// Check fails t unless minRequests or more requests were sent and every stretch
 // of them holds no more than the limiter allows: burst plus limit per
 // second of the stretch, stretched by slack for the time between a grant
 // and its recording.
-func (a *Requests) Check(t testing.TB, limit rate.Limit, burst, min int) {
+func (a *Requests) Check(t testing.TB, limit rate.Limit, burst, minRequests int) {
 	const slack = 75 * time.Millisecond
 	t.Helper()
 	a.mu.Lock()
 	times := slices.Clone(a.times)
 	a.mu.Unlock()
 	slices.SortFunc(times, func(x, y time.Time) int { return x.Compare(y) })
-	if len(times) < min {
-		t.Fatalf("%d requests, want at least %d for a meaningful check", len(times), min)
+	if len(times) < minRequests {
+		t.Fatalf("%d requests, want at least %d for a meaningful check", len(times), minRequests)
 	}
 	for i := range times {
 		for j := i + 1; j < len(times); j++ {
