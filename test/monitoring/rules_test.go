@@ -167,7 +167,7 @@ func metricNames(t *testing.T, expr string) []string {
 	var names []string
 	for _, sel := range parser.ExtractSelectors(e) {
 		for _, m := range sel {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 				names = append(names, m.Value)
 			}
 		}
