@@ -9,6 +9,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/keyless-dev/keyless/pkg/app.Version=$(VERSION) -X github.com/keyless-dev/keyless/pkg/app.Commit=$(COMMIT)
 FUZZTIME ?= 5m
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .PHONY: help
 help: ## Show the targets.
@@ -42,6 +44,16 @@ test: control-plane ## Run vet, the format check, unit tests, fuzz seeds and the
 .PHONY: test-monitoring
 test-monitoring: ## Check the chart's alerts and dashboard with Prometheus's rule and PromQL parsers (own module).
 	cd test/monitoring && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml) on both modules; installs the pinned version into bin/.
+	$(GOLANGCI_LINT) run ./...
+	cd test/monitoring && $(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
 
 .PHONY: manifests
 manifests: ## Render deploy/install.yaml from the Helm chart deploy/chart/keyless.
