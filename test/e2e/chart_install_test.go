@@ -138,7 +138,8 @@ func applyAll(t *testing.T, c client.Client, objs []*unstructured.Unstructured) 
 	t.Helper()
 	for _, o := range objs {
 		o := o.DeepCopy()
-		if err := c.Patch(context.Background(), o, client.Apply, client.FieldOwner(applyManager),
+		// Patch with client.Apply rather than Client.Apply, whose options have no field validation.
+		if err := c.Patch(context.Background(), o, client.Apply, client.FieldOwner(applyManager), //nolint:staticcheck // see the comment above
 			client.ForceOwnership, client.FieldValidation("Strict")); err != nil {
 			t.Errorf("server-side apply of %s %s/%s was rejected: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}

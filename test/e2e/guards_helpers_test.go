@@ -64,7 +64,7 @@ func startGuardedCluster(t *testing.T) *guardedCluster {
 		if !slices.Contains(installKinds, o.GetKind()) {
 			continue
 		}
-		if err := g.admin.Patch(ctx, o, client.Apply, client.FieldOwner("keyless-guards-test"), client.ForceOwnership); err != nil {
+		if err := g.admin.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("keyless-guards-test"), client.ForceOwnership); err != nil {
 			t.Fatalf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}

@@ -63,7 +63,8 @@ func TestInstallManifestAppliesToARealAPIServer(t *testing.T) {
 	kinds := map[string]int{}
 	for _, o := range objs {
 		kinds[o.GetKind()]++
-		if err := c.Patch(context.Background(), o, client.Apply, client.FieldOwner("keyless-install-test"),
+		// Patch with client.Apply rather than Client.Apply, whose options have no field validation.
+		if err := c.Patch(context.Background(), o, client.Apply, client.FieldOwner("keyless-install-test"), //nolint:staticcheck // see the comment above
 			client.ForceOwnership, client.FieldValidation("Strict")); err != nil {
 			t.Errorf("server-side apply of %s %s/%s was rejected: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}

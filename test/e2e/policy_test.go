@@ -123,7 +123,7 @@ func TestPolicyAuditAdmitsAndRecordsAnEvent(t *testing.T) {
 func TestInvalidPolicyKeepsTheLastGoodOne(t *testing.T) {
 	ns := namespace(t)
 	setPolicy(t, prefixPolicy("enforce"))
-	deniedEventually(t, deployment(ns, "foreign", annotated(annotations.KeyAWSRole, "payments-api")))
+	_ = deniedEventually(t, deployment(ns, "foreign", annotated(annotations.KeyAWSRole, "payments-api"))) // the policy is in force
 
 	writePolicy(t, "apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules:\n    - name: broken\n      mode: block\n")
 	eventually(t, 10*time.Second, func() error { return findEvent("default", "PolicyRejected", "mode") })
@@ -139,7 +139,7 @@ func TestPolicyIsCheckedAtReconcile(t *testing.T) {
 	ns := namespace(t)
 	seed(t, annotations.KeyAWSRole, "payments-api")
 	setPolicy(t, prefixPolicy("enforce"))
-	deniedEventually(t, deployment(ns, "probe", annotated(annotations.KeyAWSRole, "payments-api")))
+	_ = deniedEventually(t, deployment(ns, "probe", annotated(annotations.KeyAWSRole, "payments-api"))) // the policy is in force
 
 	// Admitted behind the webhook's back.
 	wh := &admissionregistrationv1.MutatingWebhookConfiguration{}
