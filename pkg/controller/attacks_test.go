@@ -63,7 +63,7 @@ func (f *syncFixture) gone() {
 	f.t.Helper()
 	for _, c := range allClouds {
 		one := *f.s
-		one.Clouds = []cloud.Name{c}
+		one.Cloud = c
 		r := &CloudReconciler{Client: f.c, Cloud: c, Syncer: &one}
 		if _, err := r.Reconcile(context.Background(), reconcile.Request{
 			NamespacedName: types.NamespacedName{Namespace: testNS, Name: testSA}}); err != nil {
@@ -257,7 +257,7 @@ func TestAttackDefaultServiceAccountAtReconcile(t *testing.T) {
 		}
 		return o
 	}
-	if _, err := f.s.Sync(context.Background(), stored()); err != nil {
+	if _, err := f.syncOf(stored); err != nil {
 		t.Fatal(err)
 	}
 	if ops := f.provs[cloud.AWS].ops(); !slices.Equal(ops, []string{"Remove " + roleA}) {
@@ -523,7 +523,7 @@ func TestAdoptedEventOnce(t *testing.T) {
 func TestResyncAlignedPerIdentity(t *testing.T) {
 	s := &CloudSyncer{Resync: syncResync}
 	due := func(now time.Time, c cloud.Name, conns annotations.Connections) time.Time {
-		s.Now, s.Clouds = func() time.Time { return now }, []cloud.Name{c}
+		s.Now, s.Cloud = func() time.Time { return now }, c
 		d := s.resyncIn(conns)
 		if d < syncResync/2 || d >= syncResync*3/2 {
 			t.Errorf("%s: next check in %v, want %v..%v", c, d, syncResync/2, syncResync*3/2)

@@ -63,18 +63,10 @@ type CloudSyncer struct {
 	Policy func() *policy.Policy
 	// Cluster is where the cluster's own identities live, for policy matching.
 	Cluster policy.Cluster
-	// Clouds are the clouds this syncer handles; nil means all. With one
-	// syncer per cloud, each in its own queue (CloudReconciler), a cloud
-	// whose request budget is spent does not hold up the others.
-	Clouds []cloud.Name
-}
-
-// clouds returns the clouds s handles.
-func (s *CloudSyncer) clouds() []cloud.Name {
-	if s.Clouds == nil {
-		return cloud.Names()
-	}
-	return s.Clouds
+	// Cloud is the cloud this syncer handles. With one syncer per cloud,
+	// each in its own queue (CloudReconciler), a cloud whose request
+	// budget is spent does not hold up the others.
+	Cloud cloud.Name
 }
 
 var _ Syncer = (*CloudSyncer)(nil)
@@ -87,7 +79,12 @@ func (s *CloudSyncer) now() time.Time {
 }
 
 // Sync reconciles the cloud side of sa and, when it is being deleted,
-// removes the cloud objects and then the finalizer.
+// removes the cloud objects and then the finalizer. In order: the
+// finalizer goes on before any cloud write; the cloud is made to match
+// (run.sync: retire old objects, policy, record the intent, cloud call);
+// the status is written, with the events; the finalizer goes once nothing
+// is left to remove; the workloads restart when new pods get other
+// credentials.
 func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reconcile.Result, error) {
 	conns, errs := annotations.Parse(sa.Annotations, s.Options)
 	if !sa.DeletionTimestamp.IsZero() {
@@ -95,70 +92,79 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 		return s.finalize(ctx, sa, conns)
 	}
 	if len(errs) > 0 {
-		s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Sync",
-			"invalid keyless.dev annotations, nothing done in the clouds: %s", errs.ToAggregate())
+		if s.Cloud == cloud.Names()[0] { // one event, not one per cloud's syncer
+			s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Sync",
+				"invalid keyless.dev annotations, nothing done in the clouds: %s", errs.ToAggregate())
+		}
 		return reconcile.Result{}, nil
 	}
-	if !conns.Empty() {
-		// Before any cloud write, so that a ServiceAccount deleted during
-		// the calls below waits for the removal of what they make. The
-		// webhook adds it at admission; this covers ServiceAccounts
-		// admitted without it (before Keyless was installed).
-		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-
-	rules, err := s.rulesFor(ctx, sa, conns)
+	r, err := s.newRun(ctx, sa, conns)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	changes := map[string]*string{}
-	var transient error
-	restart := false
-	for _, c := range s.clouds() {
-		r := &run{s: s, c: c, sa: sa, subject: cloud.Subject{Namespace: sa.Namespace, Name: sa.Name},
-			conns: conns, rules: rules, before: readStatus(sa.Annotations, c), changes: changes}
-		after, err := r.sync(ctx)
-		if err != nil && !cloud.Permanent(err) {
-			transient = errors.Join(transient, err)
-		}
-		switch {
-		case after == nil && r.before != nil:
-			changes[c.Info().StatusKey] = nil
-		case after != nil:
-			// Not written again when unchanged: a reconcile caused by
-			// this one's own annotation writes must not write them twice.
-			if v := encodeStatus(after); *v != sa.Annotations[c.Info().StatusKey] {
-				changes[c.Info().StatusKey] = v
-			}
-		}
-		setConnectionState(sa, c, after)
-		restart = restart || needsRestart(c.Info(), r.before, after)
-	}
-	if !conns.Empty() || len(statusesOf(changes, sa)) > 0 {
-		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	if err := patchAnnotations(ctx, s.Client, sa, changes); err != nil {
+	// The finalizer holds the deletion while anything is connected or a
+	// status says an object may exist, so that a ServiceAccount deleted
+	// during the cloud calls waits for the removal of what they make. The
+	// webhook adds it at admission; this covers ServiceAccounts admitted
+	// without it (before Keyless was installed).
+	if err := s.ensureFinalizer(ctx, sa, holdsFinalizer(sa, conns)); err != nil {
 		return reconcile.Result{}, err
 	}
-	// The finalizer goes once nothing is connected and no cloud has a
-	// status left. sa is the server's copy after the patch, so with one
-	// syncer per cloud the last to remove its status sees the others gone.
-	if conns.Empty() && len(statusesOf(nil, sa)) == 0 {
-		if err := s.ensureFinalizer(ctx, sa, false); err != nil {
-			return reconcile.Result{}, err
-		}
+	after, err := r.sync(ctx)
+	var transient error
+	if err != nil && !cloud.Permanent(err) {
+		transient = err
 	}
-	if restart && s.RestartWorkloads {
-		s.restartWorkloads(ctx, sa)
+	if err := r.writeStatus(ctx, after); err != nil {
+		return reconcile.Result{}, err
+	}
+	// sa is now the server's copy: with one syncer per cloud, the last to
+	// remove its status sees the others gone and removes the finalizer.
+	if err := s.ensureFinalizer(ctx, sa, holdsFinalizer(sa, conns)); err != nil {
+		return reconcile.Result{}, err
+	}
+	if s.RestartWorkloads && needsRestart(s.Cloud.Info(), r.before, after) {
+		r.restartWorkloads(ctx)
 	}
 	if transient != nil {
 		return reconcile.Result{}, transient
 	}
 	return reconcile.Result{RequeueAfter: s.resyncIn(conns)}, nil
+}
+
+// holdsFinalizer reports whether sa must keep Keyless's finalizer: while
+// it connects anything, or any cloud's status is left.
+func holdsFinalizer(sa *corev1.ServiceAccount, conns annotations.Connections) bool {
+	return !conns.Empty() || len(statusesOf(nil, sa)) > 0
+}
+
+// newRun starts one reconcile of s's cloud for sa: the policy's verdict
+// and the status on record.
+func (s *CloudSyncer) newRun(ctx context.Context, sa *corev1.ServiceAccount, conns annotations.Connections) (*run, error) {
+	rules, err := s.rulesFor(ctx, sa, conns)
+	if err != nil {
+		return nil, err
+	}
+	return &run{s: s, c: s.Cloud, sa: sa, subject: cloud.Subject{Namespace: sa.Namespace, Name: sa.Name},
+		conns: conns, rules: rules, before: readStatus(sa.Annotations, s.Cloud), changes: map[string]*string{}}, nil
+}
+
+// writeStatus writes the status after the sync (nil: none) with the other
+// annotation changes of the run, and updates the connection gauge.
+func (r *run) writeStatus(ctx context.Context, after *Status) error {
+	key := r.c.Info().StatusKey
+	switch {
+	case after == nil && r.before != nil:
+		r.changes[key] = nil
+	case after != nil:
+		// Not written again when unchanged: a reconcile caused by this
+		// one's own annotation writes must not write them twice.
+		if v := encodeStatus(after); *v != r.sa.Annotations[key] {
+			r.changes[key] = v
+		}
+	}
+	setConnectionState(r.sa, r.c, after)
+	return patchAnnotations(ctx, r.s.Client, r.sa, r.changes)
 }
 
 // resyncIn is when sa's next drift check is due. The ServiceAccounts that
@@ -173,10 +179,8 @@ func (s *CloudSyncer) resyncIn(conns annotations.Connections) time.Duration {
 		return 0
 	}
 	var key string
-	for _, c := range s.clouds() {
-		if c.Info().ObjectOnIdentity && key == "" {
-			key = identityOf(c, conns)
-		}
+	if s.Cloud.Info().ObjectOnIdentity {
+		key = identityOf(s.Cloud, conns)
 	}
 	if key == "" {
 		return s.jitter()
@@ -202,13 +206,31 @@ type run struct {
 	rules   *rules
 	// before is the status on record; nil when none.
 	before *Status
-	// changes collects the annotation writes of all clouds.
+	// changes collects the run's annotation writes.
 	changes map[string]*string
+	// users are the workloads that run as sa, read once, when needed.
+	users     []workload.User
+	usersRead bool
+}
+
+// workloads lists the workloads that run as the ServiceAccount, read once
+// per run; nil when they cannot be read.
+func (r *run) workloads(ctx context.Context) []workload.User {
+	if !r.usersRead {
+		r.usersRead = true
+		users, err := workload.Users(ctx, r.s.Client, r.sa.Namespace, r.sa.Name)
+		if err != nil {
+			log.FromContext(ctx).Error(err, "listing the workloads of a ServiceAccount")
+		}
+		r.users = users
+	}
+	return r.users
 }
 
 // sync handles one cloud, in order: retire the objects of identities no
-// longer wanted, check the policy, record the intent, call the cloud, and
-// return the status to write (nil: none).
+// longer wanted, check the policy, then ensure the object (record the
+// intent, call the cloud, record the result), and return the status to
+// write (nil: none).
 func (r *run) sync(ctx context.Context) (*Status, error) {
 	want, wanted := cloud.Wanted(r.c, r.subject, r.conns)
 	identity := identityOf(r.c, r.conns)
@@ -253,6 +275,13 @@ func (r *run) sync(ctx context.Context) (*Status, error) {
 		}
 		return st, nil
 	}
+	return r.ensure(ctx, p, want, identity, records)
+}
+
+// ensure records the intent, makes the cloud object for want, records the
+// result, and returns the Ready status.
+func (r *run) ensure(ctx context.Context, p cloud.Provider, want cloud.Connection, identity string,
+	records []record.Entry) (*Status, error) {
 	hash := fingerprint(want)
 	if b := r.before; b != nil && b.Identity == identity && b.State == StateReady && b.Hash == hash &&
 		recordedFor(records, identity) && between(r.s.now().Sub(b.LastSync), 0, r.s.Resync/2) {
@@ -295,7 +324,7 @@ func (r *run) sync(ctx context.Context) (*Status, error) {
 		LastSync: r.s.now(), Adopted: rec.Adopted, Served: served(r.c.Info(), identity, res.ClientID, r.before),
 		Message: fmt.Sprintf("%s %s", cloudObject(r.c), actionWord(action))}
 	if reason := actionReason(action); reason != "" {
-		r.s.event(ctx, r.sa, corev1.EventTypeNormal, reason, "%s %s for %s: %s", cloudObject(r.c), actionWord(action), identity, res.ID)
+		r.event(ctx, corev1.EventTypeNormal, reason, "%s %s for %s: %s", cloudObject(r.c), actionWord(action), identity, res.ID)
 	}
 	if r.c.Info().ServesClientID {
 		r.s.recordClientID(r.sa, r.conns, res.ClientID, r.changes)
@@ -400,7 +429,7 @@ func (r *run) retire(ctx context.Context, e record.Entry, gone bool) error {
 	if b := r.before; e.ID == "" && b != nil && b.Identity == e.Identity {
 		e.ID = b.ID
 	}
-	if err := r.s.removeObject(ctx, r.sa, r.c, r.subject, e); err != nil {
+	if err := r.removeObject(ctx, r.sa, e); err != nil {
 		return err
 	}
 	if e.Synthetic {
@@ -461,7 +490,8 @@ func (r *run) failed(identity string, err error) *Status {
 
 // removeObject deletes one recorded object from the cloud, unless Keyless
 // did not make it (adopted).
-func (s *CloudSyncer) removeObject(ctx context.Context, regarding runtime.Object, c cloud.Name, subject cloud.Subject, e record.Entry) error {
+func (r *run) removeObject(ctx context.Context, regarding runtime.Object, e record.Entry) error {
+	s, c, subject := r.s, r.c, r.subject
 	if e.Adopted {
 		s.Recorder.Eventf(regarding, nil, corev1.EventTypeNormal, ReasonCloudRetained, "Delete",
 			"%s for %s left in place: it existed before Keyless connected the ServiceAccount (adopted)", cloudObject(c), e.Identity)
@@ -487,8 +517,8 @@ func (s *CloudSyncer) removeObject(ctx context.Context, regarding runtime.Object
 	case err != nil:
 		return fmt.Errorf("removing the %s for %s: %w", cloudObject(c), e.Identity, err)
 	case res.Action == cloud.Deleted:
-		if sa, ok := regarding.(*corev1.ServiceAccount); ok {
-			s.event(ctx, sa, corev1.EventTypeNormal, ReasonCloudDeleted, "%s for %s deleted: %s", cloudObject(c), e.Identity, res.ID)
+		if _, ok := regarding.(*corev1.ServiceAccount); ok {
+			r.event(ctx, corev1.EventTypeNormal, ReasonCloudDeleted, "%s for %s deleted: %s", cloudObject(c), e.Identity, res.ID)
 		} else {
 			s.Recorder.Eventf(regarding, nil, corev1.EventTypeNormal, ReasonCloudDeleted, "Delete",
 				"%s for %s of %s/%s deleted: %s", cloudObject(c), e.Identity, subject.Namespace, subject.Name, res.ID)
@@ -507,41 +537,32 @@ func (s *CloudSyncer) finalize(ctx context.Context, sa *corev1.ServiceAccount, c
 	if !controllerutil.ContainsFinalizer(sa, annotations.Finalizer) {
 		return reconcile.Result{}, nil
 	}
-	rules, err := s.rulesFor(ctx, sa, conns)
+	r, err := s.newRun(ctx, sa, conns)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	var errs error
+	if identity := identityOf(s.Cloud, conns); (r.before == nil || r.before.Identity == "") && identity != "" {
+		// No record in the status (admitted without the webhook, and a
+		// crash before the controller's own): what the annotation names,
+		// found by listing.
+		r.before = &Status{Identity: identity}
+	}
+	records, err := r.recorded(ctx)
+	if err == nil {
+		err = r.retireAll(ctx, records)
+	}
+	if err != nil {
+		s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Delete", "%s", err)
+		return reconcile.Result{}, err
+	}
 	done := map[string]*string{}
-	for _, c := range s.clouds() {
-		r := &run{s: s, c: c, sa: sa, subject: cloud.Subject{Namespace: sa.Namespace, Name: sa.Name},
-			conns: conns, rules: rules, before: readStatus(sa.Annotations, c)}
-		if (r.before == nil || r.before.Identity == "") && identityOf(c, conns) != "" {
-			// No record in the status (admitted without the webhook, and
-			// a crash before the controller's own): what the annotation
-			// names, found by listing.
-			r.before = &Status{Identity: identityOf(c, conns)}
-		}
-		records, err := r.recorded(ctx)
-		if err == nil {
-			err = r.retireAll(ctx, records)
-		}
-		if err != nil {
-			s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Delete", "%s", err)
-			errs = errors.Join(errs, err)
-			continue
-		}
-		if _, ok := sa.Annotations[c.Info().StatusKey]; ok {
-			done[c.Info().StatusKey] = nil
-		}
+	if key := s.Cloud.Info().StatusKey; sa.Annotations[key] != "" {
+		done[key] = nil
 	}
 	if err := patchAnnotations(ctx, s.Client, sa, done); err != nil {
-		return reconcile.Result{}, errors.Join(errs, err)
+		return reconcile.Result{}, err
 	}
-	if errs != nil {
-		return reconcile.Result{}, errs
-	}
-	s.forgetConnections(sa)
+	setConnectionState(sa, s.Cloud, nil)
 	if len(statusesOf(nil, sa)) > 0 {
 		return reconcile.Result{}, nil // another cloud's syncer has work left
 	}
@@ -590,12 +611,9 @@ func (s *CloudSyncer) recordClientID(sa *corev1.ServiceAccount, conns annotation
 
 // restartWorkloads bumps the pod-template annotation of the workloads that
 // run as sa, so that new pods get the credentials injected at creation.
-func (s *CloudSyncer) restartWorkloads(ctx context.Context, sa *corev1.ServiceAccount) {
-	users, err := workload.Users(ctx, s.Client, sa.Namespace, sa.Name)
-	if err != nil {
-		log.FromContext(ctx).Error(err, "listing workloads to restart")
-		return
-	}
+func (r *run) restartWorkloads(ctx context.Context) {
+	s, sa := r.s, r.sa
+	users := r.workloads(ctx)
 	stamp := s.now().UTC().Format(time.RFC3339)
 	for _, u := range users {
 		if parsed, _ := annotations.Parse(u.Annotations, s.Options); parsed.NoRestart {
@@ -628,13 +646,10 @@ func nestedPatch(path []string, leaf map[string]any) map[string]any {
 }
 
 // event records an event on the ServiceAccount and on the workloads that use it.
-func (s *CloudSyncer) event(ctx context.Context, sa *corev1.ServiceAccount, kind, reason, format string, args ...any) {
+func (r *run) event(ctx context.Context, kind, reason, format string, args ...any) {
+	s, sa := r.s, r.sa
 	s.Recorder.Eventf(sa, nil, kind, reason, "Sync", format, args...)
-	users, err := workload.Users(ctx, s.Client, sa.Namespace, sa.Name)
-	if err != nil {
-		return
-	}
-	for _, u := range users {
+	for _, u := range r.workloads(ctx) {
 		obj := workload.New(u.Kind)
 		if obj == nil || s.Client.Get(ctx, types.NamespacedName{Namespace: sa.Namespace, Name: u.Name}, obj) != nil {
 			continue

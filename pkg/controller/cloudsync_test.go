@@ -1090,7 +1090,7 @@ func TestOneSyncerPerCloud(t *testing.T) {
 			}
 			for i, c := range []cloud.Name{cloud.AWS, cloud.GCP} {
 				s := *f.s
-				s.Clouds = []cloud.Name{c}
+				s.Cloud = c
 				if _, err := s.Sync(context.Background(), f.sa()); err != nil {
 					t.Fatalf("%s: %v", c, err)
 				}

@@ -201,14 +201,36 @@ func (f *syncFixture) sa() *corev1.ServiceAccount {
 	return sa
 }
 
-// sync runs one Sync on the stored ServiceAccount, as the reconciler does.
+// sync runs one Sync of each cloud's syncer on the stored ServiceAccount,
+// each on the server's latest copy, as the clouds' reconcilers do. The
+// result is the earliest requeue; the errors are joined.
 func (f *syncFixture) sync() (reconcile.Result, error) {
 	f.t.Helper()
-	sa := f.sa()
-	if sa == nil {
-		f.t.Fatal("the ServiceAccount is gone")
+	return f.syncOf(f.sa)
+}
+
+// syncOf is sync on the ServiceAccount that get reads.
+func (f *syncFixture) syncOf(get func() *corev1.ServiceAccount) (reconcile.Result, error) {
+	f.t.Helper()
+	var res reconcile.Result
+	var errs error
+	for i, c := range allClouds {
+		sa := get()
+		if sa == nil {
+			if i == 0 {
+				f.t.Fatal("the ServiceAccount is gone")
+			}
+			break // deleted once the last status and the finalizer went
+		}
+		one := *f.s
+		one.Cloud = c
+		r, err := one.Sync(context.Background(), sa)
+		errs = errors.Join(errs, err)
+		if r.RequeueAfter > 0 && (res.RequeueAfter == 0 || r.RequeueAfter < res.RequeueAfter) {
+			res.RequeueAfter = r.RequeueAfter
+		}
 	}
-	return f.s.Sync(context.Background(), sa)
+	return res, errs
 }
 
 // deleteSA deletes the stored ServiceAccount; with a finalizer it stays,

@@ -57,9 +57,3 @@ func setConnectionState(sa *corev1.ServiceAccount, c cloud.Name, st *Status) {
 		connectionsGauge.WithLabelValues(string(c), st.State).Inc()
 	}
 }
-
-func (s *CloudSyncer) forgetConnections(sa *corev1.ServiceAccount) {
-	for _, c := range s.clouds() {
-		setConnectionState(sa, c, nil)
-	}
-}

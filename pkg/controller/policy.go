@@ -166,7 +166,7 @@ func (r *run) refuse(ctx context.Context, identity string, v *policy.Violation, 
 		st.Message += "; the existing cloud object was removed"
 	}
 	if r.before == nil || r.before.State != StatePolicyViolation || r.before.Message != st.Message {
-		r.s.event(ctx, r.sa, corev1.EventTypeWarning, ReasonPolicyViolation, "%s: %s", cloudTitle(r.c), st.Message)
+		r.event(ctx, corev1.EventTypeWarning, ReasonPolicyViolation, "%s: %s", cloudTitle(r.c), st.Message)
 	}
 	return st, nil
 }

@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/propagation"
@@ -46,13 +45,8 @@ type ServiceAccountReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
 	Options  annotations.Options
-	// Syncer does the cloud side; nil means none.
-	Syncer Syncer
 	// Workers is the number of concurrent reconciles (0: 1).
 	Workers int
-	// Resync, when set, queues the ServiceAccounts sent on it (after a
-	// policy change, every connected one).
-	Resync <-chan event.GenericEvent
 }
 
 // SetupWithManager registers the controller and its watches.
@@ -66,9 +60,6 @@ func (r *ServiceAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			250*time.Millisecond, time.Minute)})
 	for _, k := range workload.Kinds {
 		b = b.Watches(k.New(), workloadHandler{})
-	}
-	if r.Resync != nil {
-		b = b.WatchesRawSource(source.Channel(r.Resync, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)
 }
@@ -140,10 +131,7 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 	}
 
 	if sa != nil && !sa.DeletionTimestamp.IsZero() {
-		if r.Syncer == nil {
-			return reconcile.Result{}, nil
-		}
-		return r.Syncer.Sync(ctx, sa)
+		return reconcile.Result{}, nil // the clouds' reconcilers remove what was made
 	}
 
 	if req.Name == "default" && len(users) > 0 {
@@ -178,10 +166,7 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 		r.Recorder.Eventf(sa, nil, corev1.EventTypeNormal, ReasonPropagated, "Propagate",
 			"connection annotations updated from %s", names(users))
 	}
-	if r.Syncer == nil || !annotations.HasPrefixed(sa.Annotations) {
-		return reconcile.Result{}, nil
-	}
-	return r.Syncer.Sync(ctx, sa)
+	return reconcile.Result{}, nil
 }
 
 // adoptUsers makes every current user of a ServiceAccount that Keyless

@@ -24,29 +24,24 @@ const (
 )
 
 // Gone ends the recorded objects of a ServiceAccount that no longer exists,
-// or no longer connects to s's clouds: deleted with its finalizer stripped,
+// or no longer connects to s's cloud: deleted with its finalizer stripped,
 // replaced by another of the same name, or left behind by an earlier
 // installation. Without this, the next ServiceAccount of that name would
 // inherit the grant, since the clouds key it by namespace and name. Retained
 // objects stay while the policy allows them.
 func (s *CloudSyncer) Gone(ctx context.Context, key types.NamespacedName, uid types.UID) (reconcile.Result, error) {
+	records, err := s.Records.For(ctx, string(s.Cloud), key.Namespace, key.Name)
+	if err != nil || len(records) == 0 {
+		return reconcile.Result{}, err
+	}
+	rules, err := s.rulesIn(ctx, key.Namespace, key.Name, annotations.Connections{}, false)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	r := &run{s: s, c: s.Cloud, subject: cloud.Subject{Namespace: key.Namespace, Name: key.Name}, rules: rules}
 	var errs error
-	for _, c := range s.clouds() {
-		records, err := s.Records.For(ctx, string(c), key.Namespace, key.Name)
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		if len(records) == 0 {
-			continue
-		}
-		rules, err := s.rulesIn(ctx, key.Namespace, key.Name, annotations.Connections{}, false)
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		r := &run{s: s, c: c, subject: cloud.Subject{Namespace: key.Namespace, Name: key.Name}, rules: rules}
-		for _, e := range records {
-			errs = errors.Join(errs, r.orphan(ctx, e, uid))
-		}
+	for _, e := range records {
+		errs = errors.Join(errs, r.orphan(ctx, e, uid))
 	}
 	return reconcile.Result{}, errs
 }
@@ -67,7 +62,7 @@ func (r *run) orphan(ctx context.Context, e record.Entry, uid types.UID) error {
 		}
 		return nil
 	}
-	if err := r.s.removeObject(ctx, regarding, r.c, r.subject, e); err != nil {
+	if err := r.removeObject(ctx, regarding, e); err != nil {
 		if errors.Is(err, cloud.ErrNotEnabled) {
 			log.FromContext(ctx).Info("orphaned cloud object kept until its cloud is configured again",
 				"cloud", r.c, "namespace", e.Namespace, "serviceAccount", e.ServiceAccount, "identity", e.Identity)

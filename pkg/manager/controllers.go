@@ -37,7 +37,7 @@ func (p parts) addControllers(ctx context.Context) ([]chan event.GenericEvent, e
 	records := &record.Store{Client: p.mgr.GetClient(), Namespace: ownNamespace(c)}
 	var resync []chan event.GenericEvent
 	sweeper := &controller.Sweeper{Records: records, Every: c.ResyncPeriod, Queues: map[cloud.Name]chan<- event.GenericEvent{}}
-	for _, cl := range []cloud.Name{cloud.AWS, cloud.Azure, cloud.GCP} {
+	for _, cl := range cloud.Names() {
 		ch := make(chan event.GenericEvent)
 		resync = append(resync, ch)
 		sweeper.Queues[cl] = ch
@@ -49,7 +49,7 @@ func (p parts) addControllers(ctx context.Context) ([]chan event.GenericEvent, e
 			Syncer: &controller.CloudSyncer{
 				Client: p.mgr.GetClient(), Recorder: p.recorder, Options: p.parse, Providers: providers,
 				Records: records, Resync: c.ResyncPeriod, RestartWorkloads: c.RestartWorkloads,
-				Policy: p.policy.Current, Cluster: p.cluster, Clouds: []cloud.Name{cl},
+				Policy: p.policy.Current, Cluster: p.cluster, Cloud: cl,
 			},
 		}).SetupWithManager(p.mgr); err != nil {
 			return nil, fmt.Errorf("setting up the %s controller: %w", cl, err)
