@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/keyless-dev/keyless/pkg/mutation"
+
+	"github.com/keyless-dev/keyless/pkg/internal/jsonstr"
 )
 
 // review decodes only what the handler reads from an admission.k8s.io/v1
@@ -101,7 +103,7 @@ type status struct {
 // encoding/json would write it, to b.
 func appendReview(b []byte, resp *response) ([]byte, error) {
 	b = append(b, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":`...)
-	b = appendString(b, resp.UID)
+	b = jsonstr.Append(b, resp.UID)
 	if resp.Allowed {
 		b = append(b, `,"allowed":true`...)
 	} else {
@@ -109,7 +111,7 @@ func appendReview(b []byte, resp *response) ([]byte, error) {
 	}
 	if resp.PatchType != "" {
 		b = append(b, `,"patchType":`...)
-		b = appendString(b, resp.PatchType)
+		b = jsonstr.Append(b, resp.PatchType)
 	}
 	if len(resp.Patch) > 0 {
 		b = append(b, `,"patch":"`...)
@@ -129,18 +131,4 @@ func appendReview(b []byte, resp *response) ([]byte, error) {
 		b = append(b, tail[1:len(tail)-1]...) // without the braces
 	}
 	return append(b, "}}"...), nil
-}
-
-// appendString writes s as a JSON string: printable ASCII that encoding/json
-// writes as is is copied, anything else left to encoding/json.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			raw, _ := json.Marshal(s) // a string always encodes
-			return append(b, raw...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

@@ -3,7 +3,6 @@ package check_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,35 +10,13 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/check"
 	"github.com/keyless-dev/keyless/pkg/policy"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/")
+	"github.com/keyless-dev/keyless/pkg/internal/golden"
+)
 
 // testCluster is the cluster of the test data: its AWS account and GCP
 // project.
 var testCluster = policy.Cluster{AWSAccount: "123456789012", GCPProject: "shop-project"}
-
-// golden compares got with testdata/golden/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func loadPolicy(t *testing.T, name string) *policy.Policy {
 	t.Helper()
@@ -111,8 +88,8 @@ func TestGolden(t *testing.T) {
 			if err := check.WriteJSON(&js, r); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tt.name+".txt", text.Bytes())
-			golden(t, tt.name+".json", js.Bytes())
+			golden.Check(t, filepath.Join("golden", tt.name+".txt"), text.Bytes())
+			golden.Check(t, filepath.Join("golden", tt.name+".json"), js.Bytes())
 		})
 	}
 }

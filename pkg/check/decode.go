@@ -9,9 +9,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/keyless-dev/keyless/pkg/internal/yamlpos"
 )
 
 // Document is one object of the input, decoded as the API server would
@@ -151,40 +152,23 @@ func position(data []byte, off int) (int, int) {
 	return line, col
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
-// maxSyntaxSearch bounds the search for a syntax error's position, which is
-// quadratic in the size of the document.
-const maxSyntaxSearch = 64 << 10
-
 // syntaxError turns a YAML parser error into a DecodeError. The parser gives
 // no column, and its line is often that of the enclosing block; the
 // position is where the shortest failing prefix of the document ends.
 func syntaxError(file string, data []byte, err error) *DecodeError {
-	problem, line := splitYAMLError(err)
+	problem, line := yamlpos.Split(err)
 	e := &DecodeError{File: file, Line: line, Message: "invalid YAML: " + problem}
 	start := documentStart(data, line)
-	if l, c := syntaxPosition(data[start:], problem); l > 0 {
+	if l, c := yamlpos.Position(data[start:], problem); l > 0 {
 		e.Line = bytes.Count(data[:start], []byte("\n")) + l
 		e.Column = c
 	} else if e.Line > 0 {
 		e.Column = firstColumn(data, e.Line)
 	}
-	if strings.Contains(problem, "cannot start any token") && e.Line > 0 {
-		if text := lineText(data, e.Line); bytes.ContainsRune(text[:len(text)-len(bytes.TrimLeft(text, " \t"))], '\t') {
-			e.Message += " (a tab in the indentation; YAML indents with spaces only)"
-		}
+	if strings.Contains(problem, "cannot start any token") && yamlpos.TabIndented(data, e.Line) {
+		e.Message += " (a tab in the indentation; YAML indents with spaces only)"
 	}
 	return e
-}
-
-func splitYAMLError(err error) (problem string, line int) {
-	text := err.Error()
-	if m := yamlLine.FindStringSubmatch(text); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		text = text[len(m[0]):]
-	}
-	return strings.TrimPrefix(text, "yaml: "), line
 }
 
 // documentStart returns the offset of the document that holds line: after
@@ -202,47 +186,6 @@ func documentStart(data []byte, line int) int {
 		off = end
 	}
 	return start
-}
-
-// syntaxPosition finds the line and column (1-based, in doc) where the
-// shortest prefix of doc that fails with problem ends: line by line, then
-// character by character in the line.
-func syntaxPosition(doc []byte, problem string) (line, column int) {
-	if len(doc) > maxSyntaxSearch {
-		return 0, 0
-	}
-	fails := func(end int) bool {
-		dec := yaml.NewDecoder(bytes.NewReader(doc[:end]))
-		for {
-			var n yaml.Node
-			err := dec.Decode(&n)
-			if err == nil {
-				continue
-			}
-			if errors.Is(err, io.EOF) {
-				return false
-			}
-			p, _ := splitYAMLError(err)
-			return p == problem
-		}
-	}
-	for start := 0; start < len(doc); {
-		end := len(doc)
-		if nl := bytes.IndexByte(doc[start:], '\n'); nl >= 0 {
-			end = start + nl + 1
-		}
-		line++
-		if fails(end) {
-			for j := start + 1; j < end; j++ {
-				if fails(j) {
-					return line, utf8.RuneCount(doc[start:j])
-				}
-			}
-			return line, 0
-		}
-		start = end
-	}
-	return 0, 0
 }
 
 func lineText(data []byte, line int) []byte {

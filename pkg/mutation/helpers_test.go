@@ -3,9 +3,6 @@ package mutation
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,8 +15,6 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // Values used throughout the tests.
 const (
@@ -378,29 +373,6 @@ func normalize(v any) any {
 }
 
 // ---- Golden files ---------------------------------------------------------
-
-// golden compares got with the file testdata/path, or rewrites the file with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	path = filepath.Join("testdata", path)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v; run `go test ./pkg/mutation -update` to create it", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is out of date; check the difference and run `go test ./pkg/mutation -update`\n--- got:\n%s--- want:\n%s",
-			path, got, want)
-	}
-}
 
 // indented formats JSON for a golden file; nil becomes [] (no patch).
 func indented(t *testing.T, raw []byte) []byte {

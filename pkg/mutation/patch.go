@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/keyless-dev/keyless/pkg/internal/jsonstr"
 )
 
 // Operation is one RFC 6902 JSON patch operation.
@@ -35,9 +37,9 @@ func (p Patch) appendJSON(b []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"op":`...)
-		b = appendString(b, op.Op)
+		b = jsonstr.Append(b, op.Op)
 		b = append(b, `,"path":`...)
-		b = appendString(b, op.Path)
+		b = jsonstr.Append(b, op.Path)
 		if op.Value != nil {
 			b = append(b, `,"value":`...)
 			var err error
@@ -53,7 +55,7 @@ func (p Patch) appendJSON(b []byte) ([]byte, error) {
 func appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case string:
-		return appendString(b, v), nil
+		return jsonstr.Append(b, v), nil
 	case map[string]string:
 		if v == nil {
 			return append(b, "null"...), nil
@@ -63,9 +65,9 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonstr.Append(b, k)
 			b = append(b, ':')
-			b = appendString(b, v[k])
+			b = jsonstr.Append(b, v[k])
 		}
 		return append(b, '}'), nil
 	case []string:
@@ -77,27 +79,12 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, e)
+			b = jsonstr.Append(b, e)
 		}
 		return append(b, ']'), nil
 	}
 	raw, err := json.Marshal(v)
 	return append(b, raw...), err
-}
-
-// appendString writes s as a JSON string. Printable ASCII that encoding/json
-// writes as is is copied; anything else is left to encoding/json, so that
-// the escaping stays exactly its own.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			raw, _ := json.Marshal(s) // a string always encodes
-			return append(b, raw...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // escape turns a map key into a JSON pointer token (RFC 6901).

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+
+	"github.com/keyless-dev/keyless/pkg/internal/golden"
 )
 
 // Annotation shortcuts for ServiceAccounts.
@@ -202,7 +204,7 @@ func TestForServiceAccount(t *testing.T) {
 	for _, tt := range serviceAccountTests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := indented(t, mustJSON(t, tt.obj))
-			golden(t, filepath.Join("serviceaccount", tt.name+".input.json"), doc)
+			golden.Check(t, filepath.Join("serviceaccount", tt.name+".input.json"), doc)
 
 			p, errs := mutateServiceAccount(t, doc, tt.opts)
 			checkErrs(t, errs, tt.wantErr)
@@ -212,7 +214,7 @@ func TestForServiceAccount(t *testing.T) {
 				}
 				return
 			}
-			golden(t, filepath.Join("serviceaccount", tt.name+".patch.json"), indented(t, patchJSON(t, p)))
+			golden.Check(t, filepath.Join("serviceaccount", tt.name+".patch.json"), indented(t, patchJSON(t, p)))
 			checkRemovals(t, doc, "", p)
 			apply(t, doc, p)
 		})

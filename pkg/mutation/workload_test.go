@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
+
+	"github.com/keyless-dev/keyless/pkg/internal/golden"
 )
 
 // on is the usual workload setting: the GKE nodeSelector is added.
@@ -224,7 +226,7 @@ func TestForWorkload(t *testing.T) {
 	for _, tt := range workloadTests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := indented(t, mustJSON(t, tt.obj))
-			golden(t, filepath.Join("workload", tt.name+".input.json"), doc)
+			golden.Check(t, filepath.Join("workload", tt.name+".input.json"), doc)
 
 			p, sa, errs := mutateWorkload(t, doc, tt.opts)
 			checkErrs(t, errs, tt.wantErr)
@@ -237,7 +239,7 @@ func TestForWorkload(t *testing.T) {
 			if sa != tt.wantSA && !(tt.wantSA == "" && sa == "default") {
 				t.Errorf("ServiceAccount = %q, want %q", sa, tt.wantSA)
 			}
-			golden(t, filepath.Join("workload", tt.name+".patch.json"), indented(t, patchJSON(t, p)))
+			golden.Check(t, filepath.Join("workload", tt.name+".patch.json"), indented(t, patchJSON(t, p)))
 			checkRemovals(t, doc, templateBase(generic(t, doc)), p)
 			apply(t, doc, p)
 		})

@@ -3,6 +3,8 @@ package policy
 import (
 	"strings"
 	"testing"
+
+	"github.com/keyless-dev/keyless/pkg/internal/yamlpos"
 )
 
 // TestSyntaxErrorPosition: the position of a YAML mistake, also on a last
@@ -37,16 +39,16 @@ func TestSyntaxErrorPosition(t *testing.T) {
 		{name: "multi-byte characters before the mistake", doc: "é: ü: c",
 			want: `policy.yaml:1:5: not valid YAML: mapping values are not allowed in this context`},
 		{name: "the largest searched size: line and column",
-			doc:  "x: 1\n#" + strings.Repeat("x", maxSyntaxSearch-len("x: 1\n#\n  y: 2\n")) + "\n  y: 2\n",
+			doc:  "x: 1\n#" + strings.Repeat("x", yamlpos.MaxSearch-len("x: 1\n#\n  y: 2\n")) + "\n  y: 2\n",
 			want: `policy.yaml:3:3: not valid YAML: did not find expected key`},
 		{name: "one byte more: the line only",
-			doc:  "x: 1\n#" + strings.Repeat("x", maxSyntaxSearch+1-len("x: 1\n#\n  y: 2\n")) + "\n  y: 2\n",
+			doc:  "x: 1\n#" + strings.Repeat("x", yamlpos.MaxSearch+1-len("x: 1\n#\n  y: 2\n")) + "\n  y: 2\n",
 			want: `policy.yaml:2: not valid YAML: did not find expected key`},
 		{name: "beyond the searched size: the line only",
-			doc:  header + "spec:\n  rules: []\n#" + strings.Repeat("x", maxSyntaxSearch) + "\n  x: [\n",
+			doc:  header + "spec:\n  rules: []\n#" + strings.Repeat("x", yamlpos.MaxSearch) + "\n  x: [\n",
 			want: `policy.yaml:6: not valid YAML: did not find expected node content`},
 		{name: "beyond the searched size, invalid UTF-8",
-			doc:  header + "spec:\n  rules: []\n#" + strings.Repeat("x", maxSyntaxSearch) + "\nx: \xff\n",
+			doc:  header + "spec:\n  rules: []\n#" + strings.Repeat("x", yamlpos.MaxSearch) + "\nx: \xff\n",
 			want: `policy.yaml: not valid YAML: invalid leading UTF-8 octet`},
 		{name: "a quoted boolean", doc: header + "spec:\n  rules:\n    - name: a\n      uniqueIdentity: \"true\"\n",
 			want: `policy.yaml:6:23: spec.rules[0].uniqueIdentity: "true" is not a boolean; use true or false`},

@@ -3,9 +3,6 @@ package status_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,9 +12,9 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/record"
 	"github.com/keyless-dev/keyless/pkg/status"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/keyless-dev/keyless/pkg/internal/golden"
+)
 
 var now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
@@ -91,8 +88,8 @@ func TestGolden(t *testing.T) {
 	if err := status.WriteJSON(&js, rows); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "table.txt", table.Bytes())
-	golden(t, "rows.json", js.Bytes())
+	golden.Check(t, "table.txt", table.Bytes())
+	golden.Check(t, "rows.json", js.Bytes())
 
 	var back []status.Row
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back) != len(rows) {
@@ -153,26 +150,5 @@ func TestAge(t *testing.T) {
 	}
 	if got := status.Age(time.Time{}, now); got != "<none>" {
 		t.Errorf("Age(zero) = %q", got)
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
