@@ -36,6 +36,31 @@ func TestEndpointValidation(t *testing.T) {
 	}
 }
 
+// TestAccountIDValidation: --aws-account-id is exactly 12 digits; each end
+// of 0-9 is one, the characters just outside are not.
+func TestAccountIDValidation(t *testing.T) {
+	tests := []struct {
+		id    string
+		valid bool
+	}{
+		{"000000000000", true},
+		{"999999999999", true},
+		{"012345678909", true},
+		{"01234567890/", false},
+		{"01234567890:", false},
+		{"12345678901", false},
+		{"1234567890123", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			err := Options{ClusterName: testCluster, Region: testRegion, AccountID: tt.id}.validate()
+			if (err == nil) != tt.valid {
+				t.Errorf("validate() = %v, want valid = %t", err, tt.valid)
+			}
+		})
+	}
+}
+
 // ignoreListFilter drops the namespace and serviceAccount filters of List,
 // as a server that does not filter would.
 func ignoreListFilter(next http.Handler) http.Handler {
