@@ -77,9 +77,8 @@ func compare(mine, theirs annotations.Connections, sa, owner string) []Denial {
 				sa, what, have, owner, what, have))})
 	}
 	for _, cl := range annotations.Clouds {
-		m, t := cl.Identity(mine), cl.Identity(theirs)
-		if m != "" && t != "" && !cl.SameIdentity(mine, theirs) {
-			add(cl.Name, cl.Key, cl.IdentityNoun, t)
+		if cl.Has(mine) && cl.Has(theirs) && !cl.SameIdentity(mine, theirs) {
+			add(cl.Name, cl.Key, cl.IdentityNoun, cl.Identity(theirs))
 		}
 	}
 	return errs

@@ -49,6 +49,8 @@ type Cloud struct {
 	// new pods too.
 	ServesClientID bool
 
+	// Has reports whether c connects to this cloud.
+	Has func(c Connections) bool
 	// Identity names the identity of the connections' link to this cloud
 	// as the Status records it, "" when they have none.
 	Identity func(Connections) string
@@ -72,6 +74,7 @@ var Clouds = []*Cloud{
 		StatusKey: KeyStatusAWS,
 		Object:    "EKS Pod Identity association", ObjectType: "PodIdentityAssociation",
 		CredentialsAtPodStart: true,
+		Has:                   func(c Connections) bool { return c.AWS != nil },
 		Identity: func(c Connections) string {
 			if c.AWS == nil {
 				return ""
@@ -92,6 +95,7 @@ var Clouds = []*Cloud{
 		StatusKey: KeyStatusAzure,
 		Object:    "federated identity credential", ObjectType: "FederatedIdentityCredential",
 		ObjectOnIdentity: true, CredentialsAtPodStart: true, ServesClientID: true,
+		Has: func(c Connections) bool { return c.Azure != nil },
 		Identity: func(c Connections) string {
 			if c.Azure == nil {
 				return ""
@@ -116,6 +120,7 @@ var Clouds = []*Cloud{
 		StatusKey: KeyStatusGCP,
 		Object:    "roles/iam.workloadIdentityUser binding", ObjectType: "WorkloadIdentityUserBinding",
 		ObjectOnIdentity: true,
+		Has:              func(c Connections) bool { return c.GCP != nil },
 		Identity: func(c Connections) string {
 			if c.GCP == nil {
 				return ""

@@ -44,41 +44,11 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 		return field.NewPath("spec", "template")
 	}
 
-	var errs field.ErrorList
 	m := newMarks(w.Metadata.Annotations)
 	paths := templatePathsAt(base)
 	labels := newMapEdit(paths.labels, tmpl.Metadata.Labels)
 	selector := newMapEdit(paths.nodeSelector, tmpl.Spec.NodeSelector)
-	var saBuf [2]Operation
-	saOps := saBuf[:0]
-	sa := tmpl.ServiceAccountName()
-
-	// The workload's own ServiceAccount: sharing "default" would hand the
-	// identity to every pod in the namespace.
-	name := w.Name()
-	switch {
-	case !conns.Empty() && (sa == "" || sa == "default"):
-		if opts.DenyDefaultServiceAccount || name == "" {
-			errs = append(errs, field.Required(tmplPath().Child("spec", "serviceAccountName"),
-				"a workload with keyless.dev connections must run as its own ServiceAccount, not \"default\" "+
-					"(which every pod in the namespace shares); set serviceAccountName"))
-			break
-		}
-		saOps = append(saOps, Operation{Op: "add", Path: paths.serviceAccountName, Value: name})
-		if tmpl.Spec.DeprecatedServiceAccount != "" {
-			saOps = append(saOps, Operation{Op: "add", Path: paths.serviceAccount, Value: name})
-		}
-		sa = name
-		m.keep(annotations.InjectedServiceAccountName)
-	case !conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
-		m.keep(annotations.InjectedServiceAccountName)
-	case conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
-		saOps = append(saOps, Operation{Op: "remove", Path: paths.serviceAccountName})
-		if tmpl.Spec.DeprecatedServiceAccount != "" {
-			saOps = append(saOps, Operation{Op: "remove", Path: paths.serviceAccount})
-		}
-		sa = ""
-	}
+	saOps, sa, errs := serviceAccountOps(w, tmpl, paths, conns, opts, &m, tmplPath)
 
 	errs = append(errs, ensure(labels, &m, annotations.AzureUseLabel, "true", conns.Azure != nil,
 		annotations.InjectedAzureUseLabel, func() *field.Path {
@@ -92,6 +62,15 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 		return nil, sa, errs
 	}
 
+	return assemble(w, tmpl, base, sa, saOps, labels, selector, &m, opts, tmplPath)
+}
+
+// assemble builds the patch from the edits: the ServiceAccount, the
+// template's labels, nodeSelector and restart stamp, then the bookkeeping
+// annotation. A Job's template cannot change after creation: only
+// removals are then dropped quietly, anything else is an error.
+func assemble(w *Workload, tmpl *PodTemplate, base, sa string, saOps saEdit, labels, selector *mapEdit,
+	m *marks, opts WorkloadOptions, tmplPath func() *field.Path) (Patch, string, field.ErrorList) {
 	meta := newMapEdit("/metadata/annotations", w.Metadata.Annotations)
 	m.record(meta)
 	var restarted *mapEdit
@@ -102,10 +81,10 @@ func ForWorkload(w *Workload, conns annotations.Connections, opts WorkloadOption
 		}
 	}
 	var tmplPatch Patch
-	if n := len(saOps) + labels.ops() + selector.ops() + meta.ops() + restarted.opsOrZero(); n > 0 {
+	if n := saOps.n + labels.ops() + selector.ops() + meta.ops() + restarted.opsOrZero(); n > 0 {
 		tmplPatch = make(Patch, 0, n)
 	}
-	tmplPatch = append(tmplPatch, saOps...)
+	tmplPatch = append(tmplPatch, saOps.list()...)
 	tmplPatch = labels.Apply(tmplPatch)
 	tmplPatch = selector.Apply(tmplPatch)
 	if restarted != nil {
@@ -182,3 +161,53 @@ func ensure(edit *mapEdit, m *marks, key, value string, wanted bool, mark string
 	}
 	return nil
 }
+
+// serviceAccountOps decides the ServiceAccount the workload's pods run as:
+// a connected workload that would run as "default" gets one of its own,
+// named after it (or an error, with DenyDefaultServiceAccount); one whose
+// connections went away gets back the "default" Keyless gave it up for.
+func serviceAccountOps(w *Workload, tmpl *PodTemplate, paths templatePaths,
+	conns annotations.Connections, opts WorkloadOptions, m *marks, tmplPath func() *field.Path) (saEdit, string, field.ErrorList) {
+	var errs field.ErrorList
+	var saOps saEdit
+	sa := tmpl.ServiceAccountName()
+
+	// Sharing "default" would hand the identity to every pod in the namespace.
+	name := w.Name()
+	switch {
+	case !conns.Empty() && (sa == "" || sa == "default"):
+		if opts.DenyDefaultServiceAccount || name == "" {
+			errs = append(errs, field.Required(tmplPath().Child("spec", "serviceAccountName"),
+				"a workload with keyless.dev connections must run as its own ServiceAccount, not \"default\" "+
+					"(which every pod in the namespace shares); set serviceAccountName"))
+			break
+		}
+		saOps.add(Operation{Op: "add", Path: paths.serviceAccountName, Value: name})
+		if tmpl.Spec.DeprecatedServiceAccount != "" {
+			saOps.add(Operation{Op: "add", Path: paths.serviceAccount, Value: name})
+		}
+		sa = name
+		m.keep(annotations.InjectedServiceAccountName)
+	case !conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
+		m.keep(annotations.InjectedServiceAccountName)
+	case conns.Empty() && m.had(annotations.InjectedServiceAccountName) && sa == name:
+		saOps.add(Operation{Op: "remove", Path: paths.serviceAccountName})
+		if tmpl.Spec.DeprecatedServiceAccount != "" {
+			saOps.add(Operation{Op: "remove", Path: paths.serviceAccount})
+		}
+		sa = ""
+	}
+
+	return saOps, sa, errs
+}
+
+// saEdit holds the at most two operations on a template's ServiceAccount
+// fields, by value: no allocation on the webhook's path.
+type saEdit struct {
+	ops [2]Operation
+	n   int
+}
+
+func (e *saEdit) add(op Operation) { e.ops[e.n] = op; e.n++ }
+
+func (e *saEdit) list() []Operation { return e.ops[:e.n] }
