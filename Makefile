@@ -87,11 +87,18 @@ bench: ## Run the admission Go benchmarks and the TLS load benchmark against the
 	$(GO) run ./test/load run -duration 5s -warmup 1s -rounds 3
 
 .PHONY: scale
-scale: control-plane ## Controller at 5,000 connections and memory with 5,000 ServiceAccounts and Deployments (docs/benchmarks.md).
+scale: control-plane ## Controller at 5,000 connections; memory, start-up and admission with 5,000 and 50,000 ServiceAccounts and Deployments (docs/benchmarks.md; the 50,000 run takes ~20 min).
 	$(GO) run ./test/scale --mode=scale --connections=5000 --qps=20 --skip-resync --resync-period=10m
 	$(GO) run ./test/scale --mode=scale --connections=5000 --qps=50 --kube-api-qps=200 --resync-period=3m
 	$(GO) run ./test/scale --mode=scale --connections=3000 --identity-layout=grouped --qps=20 --kube-api-qps=200 --resync-period=3m
-	$(GO) run ./test/scale --mode=memory --settle=15s
+	$(GO) run ./test/scale --mode=memory --settle=15s --max-hwm=150
+	$(GO) run ./test/scale --mode=heap --serviceaccounts=10000 --deployments=10000 --annotated=600 \
+		--create-workers=16 --settle=10s --heap-profile=$(BIN)/heap-10k.pprof
+	$(GO) test ./pkg/manager -run '^$$' -bench BenchmarkCachedObject -benchtime 3x
+	$(GO) build -o $(BIN)/load ./test/load
+	$(BIN)/load run -duration 5s -warmup 1s -rounds 3 -cache-objects 50000
+	-$(GO) run ./test/scale --mode=memory --serviceaccounts=50000 --deployments=50000 --annotated=3000 \
+		--create-workers=16 --settle=20s --container-limit=384
 	$(GO) run ./test/scale --mode=latency
 
 .PHONY: clean
