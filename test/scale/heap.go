@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ func runHeap(ctx context.Context, h *harness, c config) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	peak := watchPeak(mctx, c.HeapProfile+".peak")
 	errc := make(chan error, 1)
 	go func() { errc <- mgr.Start(mctx) }()
 	if !mgr.GetCache().WaitForCacheSync(mctx) {
@@ -50,6 +52,7 @@ func runHeap(ctx context.Context, h *harness, c config) (string, error) {
 	}
 	c.Logf("heap: caches synced after %s; leading; settling for %s", synced.Round(time.Millisecond), c.Settle)
 	time.Sleep(c.Settle)
+	maxLive, maxHeap := peak()
 	after := liveHeap()
 	f, err := os.Create(c.HeapProfile)
 	if err != nil {
@@ -68,8 +71,42 @@ func runHeap(ctx context.Context, h *harness, c config) (string, error) {
 	fmt.Fprintf(&b, "caches synced %s after manager.New\n", synced.Round(time.Millisecond))
 	fmt.Fprintf(&b, "live heap before the manager %.1f MiB, with it %.1f MiB: %.1f MiB added, %.0f B per cached object (%d objects)\n",
 		mib(before), mib(after), mib(after-before), float64(after-before)/float64(objects), objects)
+	fmt.Fprintf(&b, "largest live heap after a collection %.1f MiB, largest heap %.1f MiB (profile at the largest live heap: %s.peak)\n",
+		mib(maxLive), mib(maxHeap), c.HeapProfile)
 	fmt.Fprintf(&b, "heap profile: %s (go tool pprof -top -sample_index=inuse_space %s)\n", c.HeapProfile, c.HeapProfile)
 	return b.String(), nil
+}
+
+// watchPeak samples the runtime's heap every 20 ms until ctx ends and
+// writes a heap profile to path each time the live heap (as the last
+// collection found it) grows by a tenth; it returns a function that stops
+// the sampling and gives the largest live heap and heap seen.
+func watchPeak(ctx context.Context, path string) func() (live, heap uint64) {
+	ctx, cancel := context.WithCancel(ctx)
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	var maxLive, maxHeap, written uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			metrics.Read(samples)
+			live, heap := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+			maxLive, maxHeap = max(maxLive, live), max(maxHeap, heap)
+			if live > written+written/10 {
+				if f, err := os.Create(path); err == nil {
+					_ = pprof.Lookup("heap").WriteTo(f, 0)
+					_ = f.Close()
+					written = live
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return func() (uint64, uint64) {
+		cancel()
+		<-done
+		return maxLive, maxHeap
+	}
 }
 
 // liveHeap is the heap in use after two collections.
