@@ -155,7 +155,7 @@ func TestStartClouds(t *testing.T) {
 		if !strings.HasPrefix(u, "http://127.0.0.1:") {
 			t.Errorf("endpoint %q, want one on loopback", u)
 		}
-		resp, err := http.Get(u) //nolint:gosec // the loopback simulator
+		resp, err := http.Get(u) //nolint:gosec // G107: the loopback simulator
 		if err != nil {
 			t.Errorf("GET %s: %v", u, err)
 			continue
@@ -166,7 +166,7 @@ func TestStartClouds(t *testing.T) {
 		t.Errorf("Configure = %+v, want the simulated cluster, anonymous credentials and the simulated project", cfg)
 	}
 	c.Close()
-	if resp, err := http.Get(cfg.AWSEndpoint); err == nil { //nolint:gosec // the loopback simulator
+	if resp, err := http.Get(cfg.AWSEndpoint); err == nil {
 		_ = resp.Body.Close()
 		t.Error("the AWS simulator still answers after Close")
 	}

@@ -215,7 +215,7 @@ func waitHealthy(url, name string, check func() error) error {
 		}
 		resp, err := hc.Get(url)
 		if err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // not listening yet: poll again
 		}
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, nil

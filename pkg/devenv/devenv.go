@@ -150,7 +150,7 @@ func (e *Environment) StartKeyless(ctx context.Context) error {
 		c.HealthAddr = addr
 	}
 	if errs := config.Validate(&c); len(errs) > 0 {
-		return fmt.Errorf("invalid configuration: %v", errs.ToAggregate())
+		return fmt.Errorf("invalid configuration: %w", errs.ToAggregate())
 	}
 	mctx, cancel := context.WithCancel(ctx)
 	mgr, err := manager.New(mctx, c, e.RestConfig, withoutDeliberateStopError(e.opts.Log))
@@ -217,7 +217,7 @@ func (e *Environment) waitReady(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		resp, err := http.Get(e.health) //nolint:gosec // the loopback address Keyless serves its health on
+		resp, err := http.Get(e.health)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

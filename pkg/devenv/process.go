@@ -24,11 +24,11 @@ type component struct {
 
 func startComponent(assets, dir, name string, env []string, args ...string) (*component, error) {
 	logPath := filepath.Join(dir, name+".log")
-	out, err := os.Create(logPath) //nolint:gosec // a file in the environment's own folder
+	out, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("creating the log of %s: %w", name, err)
 	}
-	cmd := exec.Command(filepath.Join(assets, name), args...) //nolint:gosec // a binary of the assets folder
+	cmd := exec.Command(filepath.Join(assets, name), args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), env...)
 	// A process group of its own, as envtest gives etcd and kube-apiserver,
@@ -52,7 +52,11 @@ func startComponent(assets, dir, name string, env []string, args ...string) (*co
 func (c *component) exited() error {
 	select {
 	case <-c.done:
-		return fmt.Errorf("%s exited (%v); the end of %s:\n%s", c.name, c.err, c.log, tail(c.log, 20))
+		err := c.err
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		return fmt.Errorf("%s exited (%w); the end of %s:\n%s", c.name, err, c.log, tail(c.log, 20))
 	default:
 		return nil
 	}
@@ -88,7 +92,7 @@ func stopAll(cs []*component) error {
 }
 
 func tail(path string, n int) string {
-	raw, err := os.ReadFile(path) //nolint:gosec // a log the environment wrote
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
