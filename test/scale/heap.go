@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -40,7 +41,7 @@ func runHeap(ctx context.Context, h *harness, c config) (string, error) {
 	errc := make(chan error, 1)
 	go func() { errc <- mgr.Start(mctx) }()
 	if !mgr.GetCache().WaitForCacheSync(mctx) {
-		return "", fmt.Errorf("the caches did not sync: %v", <-errc)
+		return "", errors.New("the caches did not sync")
 	}
 	synced := time.Since(start)
 	select {
@@ -48,7 +49,7 @@ func runHeap(ctx context.Context, h *harness, c config) (string, error) {
 	case err := <-errc:
 		return "", fmt.Errorf("the manager stopped: %w", err)
 	case <-time.After(time.Minute):
-		return "", fmt.Errorf("not elected within a minute")
+		return "", errors.New("not elected within a minute")
 	}
 	c.Logf("heap: caches synced after %s; leading; settling for %s", synced.Round(time.Millisecond), c.Settle)
 	time.Sleep(c.Settle)

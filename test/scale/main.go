@@ -171,13 +171,13 @@ func buildBase(mod, dir string) (string, error) {
 	}
 	cmd := exec.Command("sh", "-c", "git -C \"$1\" archive HEAD | tar -x -C \"$2\"", "sh", mod, src)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("git archive HEAD: %v\n%s", err, out)
+		return "", fmt.Errorf("git archive HEAD: %w\n%s", err, out)
 	}
 	bin := filepath.Join(dir, "keyless-base")
 	b := exec.Command("go", "build", "-o", bin, "./cmd/keyless")
 	b.Dir = src
 	if out, err := b.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the base keyless: %v\n%s", err, out)
+		return "", fmt.Errorf("building the base keyless: %w\n%s", err, out)
 	}
 	_ = os.RemoveAll(src)
 	return bin, nil

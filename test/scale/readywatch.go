@@ -112,11 +112,3 @@ func (w *readyWatch) wait(ctx context.Context, cloud, namespace, name string, ti
 	defer w.mu.Unlock()
 	return w.ready[key], nil
 }
-
-// get returns when the connection was first seen Ready, if it was.
-func (w *readyWatch) get(cloud, namespace, name string) (readyAt, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r, ok := w.ready[cloud+"/"+namespace+"/"+name]
-	return r, ok
-}

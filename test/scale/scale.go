@@ -357,10 +357,8 @@ func (r *scaleResult) format(c config) string {
 
 func row(cl string, conns int, calls map[string]int, rate, limit float64) string {
 	per := map[string]string{}
-	var ops []string
 	for op, v := range calls {
 		per[op] = fmt.Sprintf("%s=%.2f", op, float64(v)/float64(max(1, conns)))
-		ops = append(ops, op)
 	}
 	var parts []string
 	for _, op := range sortedKeys(per) {
