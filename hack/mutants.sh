@@ -18,32 +18,38 @@ if [[ ! -x $GREMLINS ]]; then
 fi
 
 # Package directory and the files of it left out (a regexp on the file name).
-# Only the controller's cloud sync is in scope in pkg/controller.
+# Only the controller's cloud sync is in scope in pkg/controller, and the
+# providers' rate limiters are not decision code: their tests measure
+# request rates, which a loaded machine makes flaky, so they are skipped.
 declare -A EXCLUDE=(
-  [pkg/policy]=''
-  [pkg/annotations]=''
-  [pkg/mutation]=''
-  [pkg/admission]=''
-  [pkg/cloud/aws]=''
-  [pkg/cloud/gcp]=''
+  [pkg/cloud/aws]='^limit\.go$'
+  [pkg/cloud/gcp]='^limit\.go$'
   [pkg/controller]='^(cloudqueue|metrics|policy|propagation|serviceaccount|status|sweep|syncer)\.go$'
 )
-DEFAULT=(pkg/policy pkg/annotations pkg/mutation pkg/admission pkg/cloud/aws pkg/cloud/gcp pkg/controller)
+declare -A SKIP=(
+  [pkg/cloud/aws]='^TestLimit'
+  [pkg/cloud/gcp]='^TestLimit'
+)
+DEFAULT=(pkg/policy pkg/internal/yamlpos pkg/annotations pkg/mutation pkg/internal/jsonstr pkg/admission
+  pkg/cloud/aws pkg/cloud/gcp pkg/controller)
 PKGS=("$@")
 [[ ${#PKGS[@]} -gt 0 ]] || PKGS=("${DEFAULT[@]}")
 
 export KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS:-$PWD/bin/control-plane}
-# A mutant is killed by the tests, not by go vet (make test runs vet).
-export GOFLAGS="${GOFLAGS:--vet=off}"
 for pkg in "${PKGS[@]}"; do
   name=${pkg//\//_}
   args=(unleash --config .gremlins.yaml --output "$OUT/$name.json")
   if [[ -n ${EXCLUDE[$pkg]:-} ]]; then
     args+=(--exclude-files "${EXCLUDE[$pkg]}")
   fi
+  # A mutant is killed by the tests, not by go vet (make test runs vet).
+  flags="-vet=off"
+  if [[ -n ${SKIP[$pkg]:-} ]]; then
+    flags+=" -skip=${SKIP[$pkg]}"
+  fi
   echo "== $pkg"
   start=$SECONDS
-  "$GREMLINS" "${args[@]}" "./$pkg" | tee "$OUT/$name.log" | grep -E '^ *(LIVED|TIMED OUT)' || true
+  GOFLAGS=$flags "$GREMLINS" "${args[@]}" "./$pkg" | tee "$OUT/$name.log" | grep -E '^ *(LIVED|TIMED OUT)' || true
   echo "   $((SECONDS - start))s"
 done
 
