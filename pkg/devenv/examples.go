@@ -235,12 +235,12 @@ func hasConnection(a map[string]string) bool {
 // a pending first attempt.
 func cloudsSettled(a map[string]string) bool {
 	conns, _ := annotations.Parse(a, annotations.Options{})
-	for _, c := range []struct {
-		want bool
-		key  string
-	}{{conns.AWS != nil, annotations.KeyStatusAWS}, {conns.Azure != nil, annotations.KeyStatusAzure}, {conns.GCP != nil, annotations.KeyStatusGCP}} {
-		if c.want && !strings.Contains(a[c.key], `"state":"Ready"`) && !strings.Contains(a[c.key], `"state":"Error"`) &&
-			!strings.Contains(a[c.key], `"state":"CloudDisabled"`) {
+	for _, c := range annotations.Clouds {
+		if !c.Has(conns) {
+			continue
+		}
+		switch st := annotations.ReadStatus(a, c.StatusKey); {
+		case st == nil, st.State != annotations.StateReady && st.State != annotations.StateError && st.State != annotations.StateDisabled:
 			return false
 		}
 	}
