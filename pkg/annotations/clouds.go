@@ -134,6 +134,16 @@ var Clouds = []*Cloud{
 	},
 }
 
+// IsStatusKey reports whether k is a cloud's StatusKey.
+func IsStatusKey(k string) bool {
+	for _, c := range Clouds {
+		if c.StatusKey == k {
+			return true
+		}
+	}
+	return false
+}
+
 // CloudNamed returns the cloud named name, or nil.
 func CloudNamed(name string) *Cloud {
 	for _, c := range Clouds {

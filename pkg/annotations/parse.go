@@ -21,7 +21,13 @@ func SettingKeys() []string {
 }
 
 // bookkeepingKeys are written by Keyless; their content is its own business.
-var bookkeepingKeys = []string{KeyInjected, KeyPropagated, KeyStatusAWS, KeyStatusAzure, KeyStatusGCP}
+var bookkeepingKeys = func() []string {
+	keys := []string{KeyInjected, KeyPropagated}
+	for _, c := range Clouds {
+		keys = append(keys, c.StatusKey)
+	}
+	return keys
+}()
 
 // HasPrefixed reports whether any key is under Prefix. Webhooks call it on
 // every object to skip the rest cheaply, so it does not allocate.
@@ -72,10 +78,12 @@ func Parse(annots map[string]string, opts Options) (Connections, field.ErrorList
 			var on bool
 			on, err = parseBool(keyPath(k), annots[k], "true", "false")
 			c.NoRestart = !on
-		case KeyInjected, KeyPropagated, KeyStatusAWS, KeyStatusAzure, KeyStatusGCP:
+		case KeyInjected, KeyPropagated:
 			// Written by Keyless; their content is its own business.
 		default:
-			err = unknownKey(k)
+			if !IsStatusKey(k) { // the controller's, likewise
+				err = unknownKey(k)
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)

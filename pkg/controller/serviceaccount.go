@@ -79,9 +79,7 @@ var ignoreOwnWrites = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool
 func withoutStatus(a map[string]string) map[string]string {
 	out := make(map[string]string, len(a))
 	for k, v := range a {
-		switch k {
-		case annotations.KeyStatusAWS, annotations.KeyStatusAzure, annotations.KeyStatusGCP:
-		default:
+		if !annotations.IsStatusKey(k) {
 			out[k] = v
 		}
 	}
