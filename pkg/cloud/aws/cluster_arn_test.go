@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
@@ -26,8 +27,8 @@ func TestClusterARNWithoutAccount(t *testing.T) {
 				})
 			})
 			_, err := e.p.Ensure(context.Background(), conn("ns", "sa", role("orders")))
-			if !errors.Is(err, cloud.ErrInvalid) {
-				t.Errorf("Ensure: %v, want %v", err, cloud.ErrInvalid)
+			if !errors.Is(err, cloud.ErrInvalid) || !strings.Contains(err.Error(), "which names no account") {
+				t.Errorf("Ensure: %v, want %v saying the cluster ARN names no account", err, cloud.ErrInvalid)
 			}
 			if n := len(e.sim.Associations()); n != 0 {
 				t.Errorf("%d associations made, want none", n)
