@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -41,6 +42,26 @@ func TestRetriesEveryServerError(t *testing.T) {
 		}
 		if n := count(policy(t, sim), ksa("app")); n != 1 {
 			t.Errorf("%d: member granted %d times, want 1", code, n)
+		}
+	}
+}
+
+// TestPoolProjectLength: a project ID is 6 to 30 characters, both ends
+// included.
+func TestPoolProjectLength(t *testing.T) {
+	tests := []struct {
+		project string
+		valid   bool
+	}{
+		{"abcdef", true},
+		{"a" + strings.Repeat("b", 29), true},
+		{"abcde", false},
+		{"a" + strings.Repeat("b", 30), false},
+	}
+	for _, tt := range tests {
+		err := Options{WorkloadPool: tt.project + ".svc.id.goog"}.validate()
+		if (err == nil) != tt.valid {
+			t.Errorf("project of %d characters: %v, want valid = %t", len(tt.project), err, tt.valid)
 		}
 	}
 }
