@@ -54,6 +54,7 @@ func TestPoolProjectLength(t *testing.T) {
 		valid   bool
 	}{
 		{"abcdef", true},
+		{"zyxwv9", true}, // z first, a digit last
 		{"a" + strings.Repeat("b", 29), true},
 		{"abcde", false},
 		{"a" + strings.Repeat("b", 30), false},
