@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
@@ -209,5 +211,59 @@ func TestManagerCachesWorkloadSummaries(t *testing.T) {
 	names, err := Lookup(mgr.GetCache()).Namespaces(ctx, ns.Name[:len(ns.Name)-1])
 	if err != nil || !slices.Contains(names, ns.Name) || slices.Contains(names, "default") {
 		t.Errorf("namespaces with the prefix of %s: %v, %v", ns.Name, names, err)
+	}
+}
+
+// syncing is a cache that has synced once synced is closed.
+type syncing struct {
+	cache.Cache
+	synced chan struct{}
+}
+
+func (s syncing) Start(ctx context.Context) error { <-ctx.Done(); return nil }
+
+func (s syncing) WaitForCacheSync(ctx context.Context) bool {
+	select {
+	case <-s.synced:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func gcPercent() int64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
+}
+
+// TestGarbageCollectorWorksHarderUntilSynced: GOGC is syncGCPercent while
+// the caches make their initial lists, then what it was; a lower GOGC
+// stays.
+func TestGarbageCollectorWorksHarderUntilSynced(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	for _, before := range []int{100, 10} {
+		t.Run(fmt.Sprint(before), func(t *testing.T) {
+			debug.SetGCPercent(before)
+			s := syncing{synced: make(chan struct{})}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = workloadCache{Cache: s}.Start(ctx) }()
+			during := int64(min(before, syncGCPercent))
+			eventually(t, time.Second, func() error {
+				if got := gcPercent(); got != during {
+					return fmt.Errorf("GOGC %d while syncing, want %d", got, during)
+				}
+				return nil
+			})
+			close(s.synced)
+			eventually(t, time.Second, func() error {
+				if got := gcPercent(); got != int64(before) {
+					return fmt.Errorf("GOGC %d once synced, want %d", got, before)
+				}
+				return nil
+			})
+		})
 	}
 }
