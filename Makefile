@@ -73,7 +73,7 @@ fuzz: ## Run each fuzzer for FUZZTIME (default 5m); their seeds run in `make tes
 	$(GO) test ./pkg/cloud/azure -run '^$$' -fuzz FuzzCredentialName -fuzztime $(FUZZTIME)
 
 .PHONY: mutants
-mutants: ## Mutation testing of the decision code, one package at a time (slow: about 1-2 h; docs/testing.md). PKGS=pkg/policy for one.
+mutants: ## Mutation testing of the decision code, one package at a time (slow: hours; docs/testing.md). PKGS=pkg/policy for one.
 	KUBEBUILDER_ASSETS=$(ASSETS) ./hack/mutants.sh $(PKGS)
 
 .PHONY: soak
