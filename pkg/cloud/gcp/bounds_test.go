@@ -47,7 +47,7 @@ func TestRetriesEveryServerError(t *testing.T) {
 }
 
 // TestPoolProjectLength: a project ID is 6 to 30 characters, both ends
-// included.
+// included, of lower-case letters, digits and "-".
 func TestPoolProjectLength(t *testing.T) {
 	tests := []struct {
 		project string
@@ -55,6 +55,9 @@ func TestPoolProjectLength(t *testing.T) {
 	}{
 		{"abcdef", true},
 		{"zyxwv9", true}, // z first, a digit last
+		{"ab0c-9", true},
+		{"ab_cde", false},
+		{"abCdef", false},
 		{"a" + strings.Repeat("b", 29), true},
 		{"abcde", false},
 		{"a" + strings.Repeat("b", 30), false},
