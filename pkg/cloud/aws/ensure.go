@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
@@ -59,15 +60,21 @@ func (p *Provider) ensure(ctx context.Context, c cloud.Connection) (cloud.Result
 	if a != nil {
 		return p.reconcile(ctx, s, *a, w)
 	}
-	return p.create(ctx, s, w, c.KnownID)
+	return p.create(ctx, s, w, c.KnownID, true)
 }
+
+// replayAge is how much older than its request a created association must
+// be to count as EKS's answer from an earlier use of the request token,
+// clock differences between Keyless and EKS allowed for.
+const replayAge = 30 * time.Second
 
 // create makes the association. If the ServiceAccount has one already
 // (another actor's, or our own whose ID was not recorded), EKS says 409 and
 // it is found by listing and adopted or corrected: never a second create in
 // this call. gone is the ID of an association Keyless knew and found
-// deleted, or "".
-func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted, gone string) (cloud.Result, error) {
+// deleted, or "". verify checks an answer that EKS gave from an earlier
+// use of the token (see replayed).
+func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted, gone string, verify bool) (cloud.Result, error) {
 	in := &eks.CreatePodIdentityAssociationInput{
 		ClusterName:        aws.String(p.cluster),
 		Namespace:          aws.String(s.Namespace),
@@ -80,6 +87,7 @@ func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted, gone s
 	if w.noTags {
 		in.DisableSessionTags = aws.Bool(true)
 	}
+	sent := time.Now()
 	out, err := p.api.CreatePodIdentityAssociation(ctx, in)
 	var inUse *types.ResourceInUseException
 	switch {
@@ -100,7 +108,33 @@ func (p *Provider) create(ctx context.Context, s cloud.Subject, w wanted, gone s
 	if out.Association != nil {
 		res.ID = aws.ToString(out.Association.AssociationId)
 	}
+	if verify && replayed(out.Association, sent) {
+		return p.checkReplay(ctx, s, w, res)
+	}
 	return res, nil
+}
+
+// replayed reports whether EKS answered a create with an association made
+// long before the request: the answer of an earlier create with the same
+// token, which EKS gives for 24 hours even after that association was
+// deleted.
+func replayed(a *types.PodIdentityAssociation, sent time.Time) bool {
+	return a != nil && a.CreatedAt != nil && a.CreatedAt.Before(sent.Add(-replayAge))
+}
+
+// checkReplay makes sure a replayed association still exists: one whose
+// ID Keyless lost (a crash before it was recorded, a status removed) and
+// that was deleted since would otherwise be reported as created. A deleted
+// one is created anew, with a token of its own.
+func (p *Provider) checkReplay(ctx context.Context, s cloud.Subject, w wanted, res cloud.Result) (cloud.Result, error) {
+	a, err := p.known(ctx, s, res.ID)
+	switch {
+	case err != nil:
+		return cloud.Result{}, err
+	case a != nil: // made with these very parameters, by an earlier create whose answer was lost
+		return res, nil
+	}
+	return p.create(ctx, s, w, res.ID, false)
 }
 
 // requestToken is the same for the same wanted association, so a create
