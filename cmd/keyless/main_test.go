@@ -17,8 +17,23 @@ func TestNoSimulatorsInTheRelease(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, module+"test/") || pkg == module+"pkg/devenv" || pkg == module+"pkg/devcmd" {
+		if strings.HasPrefix(pkg, module+"test/") || strings.HasPrefix(pkg, module+"pkg/fakecloud") ||
+			pkg == module+"pkg/devenv" || pkg == module+"pkg/devcmd" {
 			t.Errorf("a released binary depends on %s", pkg)
+		}
+	}
+}
+
+// TestNoCommandImportsTest: no command, keyless-dev included, is built from
+// anything under test/: the simulators it runs live in pkg/fakecloud.
+func TestNoCommandImportsTest(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "../...").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/keyless-dev/keyless/test/") {
+			t.Errorf("a command depends on %s", pkg)
 		}
 	}
 }

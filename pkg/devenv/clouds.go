@@ -13,9 +13,9 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/config"
-	fakeaws "github.com/keyless-dev/keyless/test/fakecloud/aws"
-	fakeazure "github.com/keyless-dev/keyless/test/fakecloud/azure"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	fakeaws "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
+	fakeazure "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 // The simulated clouds' fixed settings.

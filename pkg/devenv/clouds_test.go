@@ -11,9 +11,9 @@ import (
 	"github.com/keyless-dev/keyless/deploy"
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/config"
-	fakeaws "github.com/keyless-dev/keyless/test/fakecloud/aws"
-	fakeazure "github.com/keyless-dev/keyless/test/fakecloud/azure"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	fakeaws "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
+	fakeazure "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 // simulators returns the simulators as StartClouds seeds them, not served.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/devenv"
-	fakeaws "github.com/keyless-dev/keyless/test/fakecloud/aws"
-	fakeazure "github.com/keyless-dev/keyless/test/fakecloud/azure"
+	fakeaws "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
+	fakeazure "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
 )
 
 const wiuRole = "roles/iam.workloadIdentityUser"

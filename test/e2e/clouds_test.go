@@ -11,7 +11,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/devenv"
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/config"
 	"github.com/keyless-dev/keyless/pkg/devenv"
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 	th "github.com/keyless-dev/keyless/test/harness"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"

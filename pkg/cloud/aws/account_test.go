@@ -11,7 +11,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakeeks "github.com/keyless-dev/keyless/test/fakecloud/aws"
+	fakeeks "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
 )
 
 // TestAccountCheck: with --aws-account-id set, the provider works only on a

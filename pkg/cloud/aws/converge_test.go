@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 // TestConverges: with a flaky cloud, retried Ensures of 20 ServiceAccounts

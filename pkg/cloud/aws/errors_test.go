@@ -11,7 +11,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 var kinds = []error{cloud.ErrConflict, cloud.ErrNotFound, cloud.ErrClusterNotFound, cloud.ErrPermission, cloud.ErrLimit,

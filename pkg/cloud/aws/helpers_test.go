@@ -12,7 +12,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakeeks "github.com/keyless-dev/keyless/test/fakecloud/aws"
+	fakeeks "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
 )
 
 const (

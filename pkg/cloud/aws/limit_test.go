@@ -17,8 +17,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/ratetest"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakeeks "github.com/keyless-dev/keyless/test/fakecloud/aws"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakeeks "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
 )
 
 // TestLimitCountsEveryRequest runs many Ensures at once and checks that

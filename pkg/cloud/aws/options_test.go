@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakeeks "github.com/keyless-dev/keyless/test/fakecloud/aws"
+	fakeeks "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
 )
 
 func TestNewValidates(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/stalltest"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakeeks "github.com/keyless-dev/keyless/test/fakecloud/aws"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakeeks "github.com/keyless-dev/keyless/pkg/fakecloud/aws"
 )
 
 // TestCallTimeout: against an EKS endpoint that accepts requests and never

@@ -12,8 +12,8 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakearm "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
 )
 
 // TestBatchedEnsures: ServiceAccounts sharing an identity and arriving

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 const sharing = 10 // ServiceAccounts sharing one identity

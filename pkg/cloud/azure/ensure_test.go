@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
+	fakearm "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
 )
 
 func TestEnsure(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
+	fakearm "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
 )
 
 const (

@@ -16,8 +16,8 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/ratetest"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakearm "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
 )
 
 // TestLimitCountsEveryRequest runs many Ensures at once and checks that

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
+	fakearm "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
 )
 
 // TestReadReuse: the drift checks of the ServiceAccounts sharing one

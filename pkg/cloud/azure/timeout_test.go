@@ -8,8 +8,8 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/stalltest"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakearm "github.com/keyless-dev/keyless/test/fakecloud/azure"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakearm "github.com/keyless-dev/keyless/pkg/fakecloud/azure"
 )
 
 // TestCallTimeout: against an ARM endpoint that accepts requests and never

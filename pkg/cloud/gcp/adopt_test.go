@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 // TestAdoptedWhenAlreadyThere: a member that was in the policy before the

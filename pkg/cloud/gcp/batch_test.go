@@ -13,8 +13,8 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/batch"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 // TestGroupCommit: many ServiceAccounts of one Google service account,

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 // TestConcurrentEnsure adds n members to one service account from several

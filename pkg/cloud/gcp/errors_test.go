@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 func TestEnsureErrors(t *testing.T) {

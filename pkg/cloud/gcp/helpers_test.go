@@ -9,7 +9,7 @@ import (
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 const (

@@ -21,8 +21,8 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/cloud/internal/ratetest"
-	"github.com/keyless-dev/keyless/test/fakecloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 // TestLimitCountsEveryRequest runs many Ensures at once and checks that

@@ -13,7 +13,7 @@ import (
 	iam "google.golang.org/api/iam/v1"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 func TestOptions(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 func TestEnsure(t *testing.T) {

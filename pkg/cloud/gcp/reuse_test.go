@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
-	fakegcp "github.com/keyless-dev/keyless/test/fakecloud/gcp"
+	fakegcp "github.com/keyless-dev/keyless/pkg/fakecloud/gcp"
 )
 
 // TestReadReuse: the drift checks of many ServiceAccounts sharing one Google

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 // Seeding, inspection and faults, for tests and keyless-dev. These act out

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 // Operation names counted by Calls.

@@ -27,7 +27,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 // DefaultLimit is EKS's quota of pod identity associations per cluster.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 // AddCluster adds an ACTIVE cluster. The partition follows the region

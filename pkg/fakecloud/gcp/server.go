@@ -29,7 +29,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 // Operation names, as counted by Calls.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 func TestConcurrentWrites(t *testing.T) {

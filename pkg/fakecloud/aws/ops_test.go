@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/keyless-dev/keyless/test/fakecloud"
+	"github.com/keyless-dev/keyless/pkg/fakecloud"
 )
 
 var assocID = regexp.MustCompile(`^a-[a-z0-9]{17}$`)
