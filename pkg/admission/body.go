@@ -28,7 +28,7 @@ func readBody(r *http.Request, b []byte) ([]byte, error) {
 		switch {
 		case len(b) > maxBody:
 			return nil, errBodyTooLarge
-		case err == io.EOF:
+		case errors.Is(err, io.EOF):
 			return b, nil
 		case err != nil:
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -26,7 +27,7 @@ func TestReadBodyLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := bytes.Repeat([]byte("x"), tt.size)
-			r := httptest.NewRequest("POST", Path, io.MultiReader(bytes.NewReader(body))) // no length known
+			r := httptest.NewRequest(http.MethodPost, Path, io.MultiReader(bytes.NewReader(body))) // no length known
 			if tt.contentLength {
 				r.ContentLength = int64(tt.size)
 			} else {

@@ -182,7 +182,7 @@ func admissionReview(t testing.TB, operation string, obj any) []byte {
 		t.Fatal(err)
 	}
 	group, version := "", tm.APIVersion
-	if i := bytes.IndexByte([]byte(tm.APIVersion), '/'); i >= 0 {
+	if i := strings.IndexByte(tm.APIVersion, '/'); i >= 0 {
 		group, version = tm.APIVersion[:i], tm.APIVersion[i+1:]
 	}
 	req := map[string]any{
