@@ -327,12 +327,6 @@ func newItem(d *Document, group string, opts Options) *item {
 	return it
 }
 
-func (it *item) failAll(rule string, errs field.ErrorList) {
-	for _, e := range errs {
-		it.fail(rule, e.Field, e.Error())
-	}
-}
-
 func (it *item) fail(rule, path, msg string) {
 	it.add(Violation{Rule: rule, Mode: string(policy.Enforce), Field: path, Message: msg})
 }

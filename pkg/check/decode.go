@@ -495,10 +495,10 @@ func (d *Document) Position(path string) (int, int) {
 func splitPath(path string) []string {
 	var segs []string
 	for path != "" {
-		switch {
-		case path[0] == '.':
+		switch path[0] {
+		case '.':
 			path = path[1:]
-		case path[0] == '[':
+		case '[':
 			end := strings.IndexByte(path, ']')
 			if end < 0 {
 				return segs
