@@ -151,9 +151,12 @@ func TestLimitOnlyARM(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			_, err = pl.Do(req)
+			resp, err := pl.Do(req)
 			if d := time.Since(start); d > 100*time.Millisecond {
 				t.Errorf("Do returned after %v, want it at once, without the SDK's retries", d)
+			}
+			if err == nil {
+				_ = resp.Body.Close()
 			}
 			if (err != nil) != tt.wantError {
 				t.Errorf("error %v, want one: %v", err, tt.wantError)

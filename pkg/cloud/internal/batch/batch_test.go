@@ -114,7 +114,9 @@ func TestGivingUp(t *testing.T) {
 				}
 				<-r.started
 				r.release <- struct{}{}
-				<-r.ctxErr
+				if err := <-r.ctxErr; err != nil {
+					t.Errorf("second batch context %v, want none", err)
+				}
 			} else {
 				cancel2()
 				if err := <-errs; !errors.Is(err, context.Canceled) {
