@@ -48,12 +48,13 @@ func ForServiceAccount(sa *ServiceAccount, conns annotations.Connections, opts S
 	// Without an explicit client ID the controller looks it up and writes it;
 	// the webhook then only keeps it while the Azure connection stays.
 	azure := conns.Azure != nil
-	if azure && conns.Azure.ClientID != "" {
+	switch {
+	case azure && conns.Azure.ClientID != "":
 		errs = append(errs, ensure(edit, &m, annotations.AzureClientIDAnnotation, conns.Azure.ClientID, true,
 			annotations.InjectedAzureClientID, path(annotations.AzureClientIDAnnotation), annotations.KeyAzureClientID)...)
-	} else if azure && m.had(annotations.InjectedAzureClientID) {
+	case azure && m.had(annotations.InjectedAzureClientID):
 		m.keep(annotations.InjectedAzureClientID)
-	} else if !azure && m.had(annotations.InjectedAzureClientID) {
+	case !azure && m.had(annotations.InjectedAzureClientID):
 		edit.Remove(annotations.AzureClientIDAnnotation)
 	}
 	if azure && opts.AzureTenantID != "" {
