@@ -537,7 +537,7 @@ func TestResyncAlignedPerIdentity(t *testing.T) {
 			t.Errorf("checks of one Google service account due at %v and %v (synced %v apart): not the same moment of the period", a, b, later)
 		}
 	}
-	if due(syncNow, cloud.GCP, gA) == due(syncNow, cloud.GCP, gB) {
+	if due(syncNow, cloud.GCP, gA).Equal(due(syncNow, cloud.GCP, gB)) {
 		t.Error("two Google service accounts due at the same moment")
 	}
 	az := annotations.Connections{Azure: &annotations.AzureIdentity{ResourceGroup: "rg", Name: azA}}

@@ -14,8 +14,8 @@ import (
 	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
-// StatePolicyViolation: the policy in force forbids the connection; nothing
-// is written to the cloud for it.
+// StatePolicyViolation is the state of a connection that the policy in force
+// forbids; nothing is written to the cloud for it.
 const StatePolicyViolation = "PolicyViolation"
 
 // ReasonPolicyViolation is the Event reason of a refused connection.
