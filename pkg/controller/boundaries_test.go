@@ -3,8 +3,13 @@ package controller
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
@@ -256,6 +261,47 @@ func TestFinalizeRemovesTheObjectOfTheStatus(t *testing.T) {
 			}
 			if got := f.provs[cloud.GCP].ops(); !slices.Equal(got, tt.want) {
 				t.Errorf("calls %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSyncEventsSkipAWorkloadThatCannotBeRead: a workload listed as a user
+// of the ServiceAccount but gone when read gets no event.
+func TestSyncEventsSkipAWorkloadThatCannotBeRead(t *testing.T) {
+	tests := []struct {
+		name    string
+		getFail bool
+		want    int // events about the workload
+	}{
+		{name: "the workload is read", want: 1},
+		{name: "the workload cannot be read", getFail: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newSyncFixture(t, []cloud.Name{cloud.AWS}, serviceAccount(kv(annotations.KeyAWSRole, roleA)),
+				testDeployment("api", testSA, kv(annotations.KeyAWSRole, roleA)))
+			if tt.getFail {
+				f.s.Client = interceptor.NewClient(f.c.(client.WithWatch), interceptor.Funcs{
+					Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+						if _, ok := obj.(*appsv1.Deployment); ok {
+							return errTransient
+						}
+						return c.Get(ctx, key, obj, opts...)
+					}})
+			}
+			if _, err := f.sync(); err != nil {
+				t.Fatalf("Sync: %v", err)
+			}
+			evs := f.events()
+			n := 0
+			for _, e := range evs {
+				if strings.Contains(e, " ServiceAccount "+testSA+": ") {
+					n++
+				}
+			}
+			if n != tt.want {
+				t.Errorf("%d events about the workload, want %d: %q", n, tt.want, evs)
 			}
 		})
 	}
