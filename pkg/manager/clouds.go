@@ -83,7 +83,7 @@ func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore
 // describeClouds lists the configured clouds for the start-up log.
 func describeClouds(p map[cloud.Name]cloud.Provider) string {
 	s := ""
-	for _, n := range []cloud.Name{cloud.AWS, cloud.Azure, cloud.GCP} {
+	for _, n := range cloud.Names() {
 		state := "off"
 		if p[n] != nil {
 			state = "on"

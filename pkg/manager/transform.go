@@ -65,12 +65,13 @@ const tooLong = "(value longer than Keyless keeps)"
 func cached(k, v string) (string, bool) {
 	limit := maxValue
 	switch k {
-	case annotations.KeyStatusAWS, annotations.KeyStatusAzure, annotations.KeyStatusGCP:
-		limit = maxStatusValue
 	case annotations.AzureClientIDAnnotation, annotations.AzureTenantIDAnnotation, annotations.GKEServiceAccount:
 	default:
 		if !strings.HasPrefix(k, annotations.Prefix) {
 			return "", false
+		}
+		if annotations.IsStatusKey(k) {
+			limit = maxStatusValue
 		}
 	}
 	if len(v) > limit {
