@@ -4,22 +4,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/keyless-dev/keyless/pkg/app"
 	"github.com/keyless-dev/keyless/pkg/devcmd"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := devcmd.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "keyless-dev:", err)
-	}
-	os.Exit(app.ExitCode(err))
-}
+func main() { app.Main("keyless-dev", devcmd.Run) }
