@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -86,6 +87,12 @@ func withoutStatus(a map[string]string) map[string]string {
 	return out
 }
 
+// errAppeared: the ServiceAccount to create was created by someone else
+// first; the reconcile is retried after appearedRetry.
+var errAppeared = errors.New("it appeared while Keyless created it")
+
+const appearedRetry = 100 * time.Millisecond
+
 // workloadHandler enqueues the ServiceAccount of a connected workload, and on
 // an update also the one it used before.
 type workloadHandler struct{}
@@ -146,7 +153,15 @@ func (r *ServiceAccountReconciler) Reconcile(ctx context.Context, req reconcile.
 		if len(want) == 0 {
 			return reconcile.Result{}, nil
 		}
-		return reconcile.Result{}, r.create(ctx, req, users, want, problems)
+		err := r.create(ctx, req, users, want, problems)
+		if errors.Is(err, errAppeared) {
+			// Someone else made it between the read and the create (kubectl
+			// apply of the same manifests, say): not a failure; the next
+			// reconcile propagates to the one that exists.
+			logger.V(1).Info("ServiceAccount appeared while creating it; reconciling it again", "serviceAccount", req)
+			return reconcile.Result{RequeueAfter: appearedRetry}, nil
+		}
+		return reconcile.Result{}, err
 	}
 
 	if err := r.adoptUsers(ctx, sa, users); err != nil {
@@ -223,7 +238,7 @@ func (r *ServiceAccountReconciler) create(ctx context.Context, req reconcile.Req
 	sa.OwnerReferences = ownerRefs(nil, users)
 	if err := r.Client.Create(ctx, sa); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("ServiceAccount %s appeared while creating it; retrying: %w", req, err)
+			return fmt.Errorf("ServiceAccount %s: %w: %w", req, errAppeared, err)
 		}
 		for _, u := range users {
 			r.workloadEvent(ctx, req.Namespace, u, corev1.EventTypeWarning, ReasonConflict,
