@@ -106,9 +106,12 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 	// status says an object may exist, so that a ServiceAccount deleted
 	// during the cloud calls waits for the removal of what they make. The
 	// webhook adds it at admission; this covers ServiceAccounts admitted
-	// without it (before Keyless was installed).
-	if err := s.ensureFinalizer(ctx, sa, holdsFinalizer(sa, conns)); err != nil {
-		return reconcile.Result{}, err
+	// without it (before Keyless was installed). It goes only after the
+	// sync, once the objects on record are retired.
+	if holdsFinalizer(sa, conns) {
+		if err := s.ensureFinalizer(ctx, sa, true); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	after, err := r.sync(ctx)
 	var transient error
