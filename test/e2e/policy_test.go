@@ -147,10 +147,21 @@ func TestPolicyIsCheckedAtReconcile(t *testing.T) {
 	if err := k8s.Delete(context.Background(), wh); err != nil {
 		t.Fatal(err)
 	}
-	create(t, serviceAccount(ns, "sneaky", annotated(annotations.KeyAWSRole, "payments-api")))
+	reinstalled := false
+	t.Cleanup(func() { // the tests after this one need the webhook, whatever happens here
+		if !reinstalled {
+			_ = reinstallWebhook()
+		}
+	})
+	// The API server stops calling the webhook once its configuration
+	// watch has seen the deletion, a moment later.
+	eventually(t, 10*time.Second, func() error {
+		return k8s.Create(context.Background(), serviceAccount(ns, "sneaky", annotated(annotations.KeyAWSRole, "payments-api")))
+	})
 	if err := reinstallWebhook(); err != nil {
 		t.Fatal(err)
 	}
+	reinstalled = true
 	sa := serviceAccountEventually(t, ns, "sneaky", stateIs(annotations.KeyStatusAWS, "PolicyViolation"))
 	if st, _ := status(sa, annotations.KeyStatusAWS); st.Reason != "own-roles" {
 		t.Errorf("status = %+v, want reason own-roles", st)
