@@ -82,19 +82,6 @@ type Denial struct {
 	Err   *field.Error
 }
 
-// Denied reports whether the webhook denies the object.
-func (d *Decision) Denied() bool {
-	if len(d.Denials) > 0 {
-		return true
-	}
-	for _, v := range d.Violations {
-		if v.Mode == policy.Enforce {
-			return true
-		}
-	}
-	return false
-}
-
 func (d *Decision) deny(rule string, errs field.ErrorList) {
 	for _, e := range errs {
 		d.Denials = append(d.Denials, Denial{Rule: rule, Err: e})

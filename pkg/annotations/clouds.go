@@ -153,14 +153,3 @@ func CloudNamed(name string) *Cloud {
 	}
 	return nil
 }
-
-// Identity names the identity of c's connection to cloud as the status
-// annotations record it ("" when c has none, or cloud is unknown): the AWS
-// role, the Azure identity (RESOURCEGROUP/NAME or its resource ID), the
-// Google service account's email.
-func (c Connections) Identity(cloud string) string {
-	if cl := CloudNamed(cloud); cl != nil {
-		return cl.Identity(c)
-	}
-	return ""
-}

@@ -92,7 +92,7 @@ func (s *CloudSyncer) Sync(ctx context.Context, sa *corev1.ServiceAccount) (reco
 		return s.finalize(ctx, sa, conns)
 	}
 	if len(errs) > 0 {
-		if s.Cloud == cloud.Names()[0] { // one event, not one per cloud's syncer
+		if string(s.Cloud) == annotations.Clouds[0].Name { // one event, not one per cloud's syncer
 			s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Sync",
 				"invalid keyless.dev annotations, nothing done in the clouds: %s", errs.ToAggregate())
 		}
