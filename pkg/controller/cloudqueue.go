@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -45,20 +44,22 @@ type CloudReconciler struct {
 	// Timeout bounds one reconcile (0: none), so that a cloud that never
 	// answers cannot hold a worker.
 	Timeout time.Duration
+	// Sources, when set, learns when the controller's watches have synced.
+	Sources *Sources
 }
 
 // SetupWithManager registers the controller, named cloud-<cloud>.
 func (r *CloudReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	c := mgr.GetCache()
 	b := ctrl.NewControllerManagedBy(mgr).
-		Named("cloud-"+string(r.Cloud)).
-		For(&corev1.ServiceAccount{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return concerns(o, r.Cloud)
-		}), ignoreOwnWrites)).
+		Named("cloud-" + string(r.Cloud)).
+		WatchesRawSource(r.Sources.kind(c, &corev1.ServiceAccount{}, &handler.EnqueueRequestForObject{},
+			predicate.NewPredicateFuncs(func(o client.Object) bool { return concerns(o, r.Cloud) }), ignoreOwnWrites)).
 		// A namespace's labels select policy rules, and a new namespace
 		// takes the identities named after it back from the namespaces
 		// whose names start like it: re-check at once, not at the resync.
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceChanged),
-			builder.WithPredicates(namespacePredicate)).
+		WatchesRawSource(r.Sources.kind(c, &corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceChanged),
+			namespacePredicate)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Workers), RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
 			250*time.Millisecond, time.Minute), ReconciliationTimeout: r.Timeout})
 	if r.Resync != nil {

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -48,19 +47,23 @@ type ServiceAccountReconciler struct {
 	Options  annotations.Options
 	// Workers is the number of concurrent reconciles (0: 1).
 	Workers int
+	// Sources, when set, learns when the controller's watches have synced.
+	Sources *Sources
 }
 
 // SetupWithManager registers the controller and its watches.
 func (r *ServiceAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	c := mgr.GetCache()
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("serviceaccount").
-		For(&corev1.ServiceAccount{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return annotations.HasPrefixed(o.GetAnnotations()) || controllerutil.ContainsFinalizer(o, annotations.Finalizer)
-		}), ignoreOwnWrites)).
+		WatchesRawSource(r.Sources.kind(c, &corev1.ServiceAccount{}, &handler.EnqueueRequestForObject{},
+			predicate.NewPredicateFuncs(func(o client.Object) bool {
+				return annotations.HasPrefixed(o.GetAnnotations()) || controllerutil.ContainsFinalizer(o, annotations.Finalizer)
+			}), ignoreOwnWrites)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Workers), RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](
 			250*time.Millisecond, time.Minute)})
 	for _, k := range workload.Kinds {
-		b = b.Watches(k.New(), workloadHandler{})
+		b = b.WatchesRawSource(r.Sources.kind(c, k.New(), workloadHandler{}))
 	}
 	return b.Complete(r)
 }

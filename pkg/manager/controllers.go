@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	ctrlmanager "sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/keyless-dev/keyless/pkg/cloud"
 	"github.com/keyless-dev/keyless/pkg/controller"
@@ -26,7 +27,9 @@ func (p parts) addControllers(ctx context.Context) ([]chan event.GenericEvent, e
 		return nil, err
 	}
 	p.log.Info("clouds", "configured", describeClouds(providers))
+	sources := &controller.Sources{}
 	if err := (&controller.ServiceAccountReconciler{
+		Sources:  sources,
 		Workers:  c.Workers,
 		Client:   p.mgr.GetClient(),
 		Recorder: p.recorder,
@@ -42,7 +45,7 @@ func (p parts) addControllers(ctx context.Context) ([]chan event.GenericEvent, e
 		resync = append(resync, ch)
 		sweeper.Queues[cl] = ch
 		if err := (&controller.CloudReconciler{
-			Client: p.mgr.GetClient(), Cloud: cl, Workers: c.Workers, Resync: ch,
+			Client: p.mgr.GetClient(), Cloud: cl, Workers: c.Workers, Resync: ch, Sources: sources,
 			// One reconcile makes at most a few cloud calls (remove an old
 			// object, ensure the new one), each bounded by --cloud-timeout.
 			Timeout: 4 * c.CloudTimeout,
@@ -57,6 +60,11 @@ func (p parts) addControllers(ctx context.Context) ([]chan event.GenericEvent, e
 	}
 	if err := p.mgr.Add(sweeper); err != nil {
 		return nil, fmt.Errorf("adding the sweep of cloud object records: %w", err)
+	}
+	// A leader-election runnable: it starts with the controllers, on the
+	// replica elected, whenever that happens.
+	if err := p.mgr.Add(ctrlmanager.RunnableFunc(lowGCWhileReplaying(collector, sources))); err != nil {
+		return nil, fmt.Errorf("adding the garbage collector's start-up setting: %w", err)
 	}
 	return resync, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
-	"runtime/debug"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,25 +63,14 @@ func NewCache(ctx context.Context) cache.NewCacheFunc {
 	}
 }
 
-// syncGCPercent is the garbage collector's GOGC while the caches make
-// their initial lists. The lists decode every object of the cluster whole
-// before the transforms keep a few hundred bytes of each, so the heap is
-// mostly garbage then; at the default of 100 the heap may grow to twice
-// what the caches hold, and that start-up peak, not the steady state, is
-// what the container's limit must cover.
-const syncGCPercent = 25
-
-// Start starts the informers, with the garbage collector at syncGCPercent
-// until they have synced (unless GOGC is lower already, or off).
+// Start starts the informers, with the garbage collector working harder
+// (see lowGC) until they have synced.
 func (c workloadCache) Start(ctx context.Context) error {
-	if prev := debug.SetGCPercent(syncGCPercent); prev <= syncGCPercent {
-		debug.SetGCPercent(prev) // lower already, or off
-	} else {
-		go func() {
-			c.WaitForCacheSync(ctx)
-			debug.SetGCPercent(prev)
-		}()
-	}
+	collector.enter()
+	go func() {
+		defer collector.exit()
+		c.WaitForCacheSync(ctx)
+	}()
 	return c.Cache.Start(ctx)
 }
 
