@@ -275,28 +275,36 @@ func FreePort() (int, error) {
 
 // Status reads /proc/PID/status fields in KiB (VmRSS, VmHWM).
 func (p *Proc) Status() (rss, hwm int64) {
+	m := p.Memory()
+	return m.RSS, m.HWM
+}
+
+// Memory is a process's memory from /proc/PID/status, in KiB.
+type Memory struct {
+	// RSS and HWM are VmRSS and VmHWM (its peak).
+	RSS, HWM int64
+	// Anon and File split RSS: RssAnon (the heap, stacks and the Go
+	// runtime's own memory) and RssFile (the binary's pages mapped from
+	// its file, which the kernel may drop and read again).
+	Anon, File int64
+}
+
+// Memory reads the process's memory; zero once it has exited.
+func (p *Proc) Memory() Memory {
+	var m Memory
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
 	if err != nil {
-		return 0, 0
+		return m
 	}
+	fields := map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.HWM, "RssAnon": &m.Anon, "RssFile": &m.File}
 	for _, line := range strings.Split(string(raw), "\n") {
 		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
 		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = n
-		case "VmHWM":
-			hwm = n
+		if dst := fields[k]; ok && dst != nil && len(f) > 0 {
+			*dst, _ = strconv.ParseInt(f[0], 10, 64)
 		}
 	}
-	return rss, hwm
+	return m
 }
 
 // FormatCounts prints counts as "a=1 b=2", sorted by name.

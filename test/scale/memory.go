@@ -131,6 +131,9 @@ type memSample struct {
 type procMemory struct {
 	ReadyAfter             time.Duration
 	PeakRSS, FinalRSS, HWM int64
+	// PeakAnon is the largest RssAnon sampled, and FileAtPeak the RssFile
+	// of that sample: VmHWM counts both.
+	PeakAnon, FileAtPeak int64
 }
 
 func runMemory(ctx context.Context, h *harness, c config, base string) (string, error) {
@@ -168,14 +171,16 @@ func memoryReport(c config, namespaces int, size int64, base string, samples []m
 		"tenant-serviceaccounts=%d tenant-annotation-bytes=%d\n",
 		c.ServiceAccounts, c.Deployments, c.Annotated, namespaces, size, c.TenantServiceAccounts, c.TenantAnnotationBytes)
 	fmt.Fprintf(&b, "base: %s\n", base)
-	fmt.Fprintf(&b, "%-12s %-9s %10s %14s %15s %10s\n", "binary", "replica", "ready", "peak VmRSS MiB", "final VmRSS MiB", "VmHWM MiB")
+	fmt.Fprintf(&b, "%-12s %-9s %10s %14s %15s %10s %16s %16s\n", "binary", "replica", "ready", "peak VmRSS MiB", "final VmRSS MiB", "VmHWM MiB",
+		"peak RssAnon MiB", "its RssFile MiB")
 	for _, s := range samples {
 		for _, r := range []struct {
 			role string
 			m    procMemory
 		}{{"leader", s.Leader}, {"follower", s.Follower}} {
-			fmt.Fprintf(&b, "%-12s %-9s %10s %14.1f %15.1f %10.1f\n", s.Name, r.role, r.m.ReadyAfter.Round(time.Millisecond),
-				float64(r.m.PeakRSS)/1024, float64(r.m.FinalRSS)/1024, float64(r.m.HWM)/1024)
+			fmt.Fprintf(&b, "%-12s %-9s %10s %14.1f %15.1f %10.1f %16.1f %16.1f\n", s.Name, r.role, r.m.ReadyAfter.Round(time.Millisecond),
+				float64(r.m.PeakRSS)/1024, float64(r.m.FinalRSS)/1024, float64(r.m.HWM)/1024,
+				float64(r.m.PeakAnon)/1024, float64(r.m.FileAtPeak)/1024)
 		}
 		fmt.Fprintf(&b, "%-12s admission probe from the leader's start: %s\n", s.Name, s.Probe)
 	}
@@ -378,13 +383,16 @@ func startSampled(ctx context.Context, h *harness, c config, name, bin string, p
 }
 
 func (s *sampled) sample() {
-	rss, hwm := s.p.Status()
-	if rss == 0 {
+	m := s.p.Memory()
+	if m.RSS == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.m.PeakRSS, s.m.FinalRSS, s.m.HWM = max(s.m.PeakRSS, rss), rss, max(s.m.HWM, hwm)
+	s.m.PeakRSS, s.m.FinalRSS, s.m.HWM = max(s.m.PeakRSS, m.RSS), m.RSS, max(s.m.HWM, m.HWM)
+	if m.Anon > s.m.PeakAnon {
+		s.m.PeakAnon, s.m.FileAtPeak = m.Anon, m.File
+	}
 }
 
 func (s *sampled) memory() procMemory {
