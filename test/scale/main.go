@@ -13,7 +13,8 @@
 // compared with what was committed before it. Each start runs a leader and,
 // once it holds the Lease, a follower beside it, and probes the webhook
 // from the leader's start with an admission whose right answer needs the
-// cache. --container-limit adds two starts of this tree with the
+// cache; then it kills the leader and measures the follower once it has
+// taken over (VmHWM after takeover). --container-limit adds two starts of this tree with the
 // GOMEMLIMIT that keyless serve derives from such a limit. --mode=heap
 // runs this tree's manager in the harness process instead and writes a heap
 // profile: where the memory per cached object goes. --tenant-serviceaccounts adds
