@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/keyless-dev/keyless/pkg/admission"
 	"github.com/keyless-dev/keyless/pkg/annotations"
@@ -65,8 +66,10 @@ func (l cacheLookup) Users(ctx context.Context, namespace, serviceAccount string
 	return workload.Users(ctx, l.r, namespace, serviceAccount)
 }
 
+// NamespaceLabels reads the cached Namespace without copying it: the
+// policy only reads its labels.
 func (l cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
-	return workload.NamespaceLabels(ctx, l.r, namespace)
+	return workload.NamespaceLabels(ctx, l.r, namespace, client.UnsafeDisableDeepCopy)
 }
 
 func (l cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {

@@ -168,7 +168,7 @@ func TestWorkloadCacheRefusesOtherLists(t *testing.T) {
 func TestManagerCachesWorkloadSummaries(t *testing.T) {
 	mgr, _ := startManager(t, nil)
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseName(t)}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseName(t), Labels: map[string]string{"tier": "prod"}}}
 	if err := k8s.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +206,17 @@ func TestManagerCachesWorkloadSummaries(t *testing.T) {
 	item, ok, _ := inf.(toolscache.SharedIndexInformer).GetIndexer().GetByKey(ns.Name + "/web")
 	if _, summary := item.(*workload.Summary); !ok || !summary {
 		t.Errorf("the informer holds a %T, want a summary", item)
+	}
+	// The policy's namespace labels, read from the cached Namespace.
+	eventually(t, 10*time.Second, func() error {
+		labels, err := Lookup(mgr.GetCache()).NamespaceLabels(ctx, ns.Name)
+		if err != nil || labels["tier"] != "prod" {
+			return fmt.Errorf("labels of %s: %v, %v", ns.Name, labels, err)
+		}
+		return nil
+	})
+	if labels, err := Lookup(mgr.GetCache()).NamespaceLabels(ctx, "no-such-namespace"); err != nil || labels != nil {
+		t.Errorf("labels of a missing namespace: %v, %v", labels, err)
 	}
 	// The webhook's namespace names come from the informer's keys.
 	names, err := Lookup(mgr.GetCache()).Namespaces(ctx, ns.Name[:len(ns.Name)-1])

@@ -47,9 +47,12 @@ func Bindings(ctx context.Context, r client.Reader, identityKey string) ([]strin
 }
 
 // NamespaceLabels returns the labels of a namespace (nil when it is missing).
-func NamespaceLabels(ctx context.Context, r client.Reader, namespace string) (map[string]string, error) {
+//
+// With client.UnsafeDisableDeepCopy the map is the cache's own: read it,
+// never change it.
+func NamespaceLabels(ctx context.Context, r client.Reader, namespace string, opts ...client.GetOption) (map[string]string, error) {
 	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns, opts...); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			return nil, nil
 		}
