@@ -45,9 +45,11 @@ func Lookup(c cache.Cache) admission.Lookup { return cacheLookup{c} }
 // cacheLookup answers the webhook's questions from the manager's cache.
 type cacheLookup struct{ r cache.Cache }
 
+// ServiceAccountAnnotations reads the cached ServiceAccount without
+// copying it: the webhook only reads its annotations.
 func (l cacheLookup) ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error) {
 	sa := &corev1.ServiceAccount{}
-	err := l.r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, sa)
+	err := l.r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, sa, client.UnsafeDisableDeepCopy)
 	if apierrors.IsNotFound(err) {
 		return nil, false, nil
 	}

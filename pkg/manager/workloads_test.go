@@ -218,6 +218,22 @@ func TestManagerCachesWorkloadSummaries(t *testing.T) {
 	if labels, err := Lookup(mgr.GetCache()).NamespaceLabels(ctx, "no-such-namespace"); err != nil || labels != nil {
 		t.Errorf("labels of a missing namespace: %v, %v", labels, err)
 	}
+	// The conflict check's ServiceAccount annotations, likewise.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "orders",
+		Annotations: map[string]string{annotations.KeyAWSRole: "orders"}}}
+	if err := k8s.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		got, found, err := Lookup(mgr.GetCache()).ServiceAccountAnnotations(ctx, ns.Name, "orders")
+		if err != nil || !found || got[annotations.KeyAWSRole] != "orders" {
+			return fmt.Errorf("annotations of ServiceAccount orders: %v, %v, %v", got, found, err)
+		}
+		return nil
+	})
+	if got, found, err := Lookup(mgr.GetCache()).ServiceAccountAnnotations(ctx, ns.Name, "missing"); err != nil || found || got != nil {
+		t.Errorf("annotations of a missing ServiceAccount: %v, %v, %v", got, found, err)
+	}
 	// The webhook's namespace names come from the informer's keys.
 	names, err := Lookup(mgr.GetCache()).Namespaces(ctx, ns.Name[:len(ns.Name)-1])
 	if err != nil || !slices.Contains(names, ns.Name) || slices.Contains(names, "default") {
