@@ -558,18 +558,40 @@ func (s *CloudSyncer) finalize(ctx context.Context, sa *corev1.ServiceAccount, c
 		s.Recorder.Eventf(sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Delete", "%s", err)
 		return reconcile.Result{}, err
 	}
+	// This cloud is done: its status and its connection's annotations go,
+	// so that the other clouds' syncers see it done. Its status alone is
+	// not enough: a connection never synced has none.
 	done := map[string]*string{}
-	if key := s.Cloud.Info().StatusKey; sa.Annotations[key] != "" {
-		done[key] = nil
+	info := s.Cloud.Info()
+	for _, k := range append([]string{info.StatusKey}, info.Keys...) {
+		if _, ok := sa.Annotations[k]; ok {
+			done[k] = nil
+		}
 	}
 	if err := patchAnnotations(ctx, s.Client, sa, done); err != nil {
 		return reconcile.Result{}, err
 	}
 	setConnectionState(sa, s.Cloud, nil)
-	if len(statusesOf(nil, sa)) > 0 {
+	if len(statusesOf(nil, sa)) > 0 || connectedElsewhere(sa, s.Cloud) {
 		return reconcile.Result{}, nil // another cloud's syncer has work left
 	}
 	return reconcile.Result{}, s.ensureFinalizer(ctx, sa, false)
+}
+
+// connectedElsewhere tells whether sa still carries the connection
+// annotations of a cloud other than c, whose syncer has not finalized yet.
+func connectedElsewhere(sa *corev1.ServiceAccount, c cloud.Name) bool {
+	for _, cl := range annotations.Clouds {
+		if cl.Name == string(c) {
+			continue
+		}
+		for _, k := range cl.Keys {
+			if _, ok := sa.Annotations[k]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *CloudSyncer) ensureFinalizer(ctx context.Context, sa *corev1.ServiceAccount, want bool) error {
