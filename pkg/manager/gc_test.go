@@ -87,13 +87,32 @@ func TestLowGCPhasesNest(t *testing.T) {
 func TestLowGCWhileReplaying(t *testing.T) {
 	f := &fakeGOGC{v: 100}
 	g := &lowGC{set: f.set}
+	// run starts the runnable on sources and returns a channel closed
+	// when it returns.
+	run := func(ctx context.Context, sources *controller.Sources) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			_ = lowGCWhileReplaying(g, sources)(ctx)
+			close(done)
+		}()
+		return done
+	}
+	// returned waits for done, then checks that GOGC is back at 100.
+	returned := func(done <-chan struct{}, after string) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("still waiting after %s", after)
+		}
+		if f.v != 100 {
+			t.Fatalf("GOGC %d after %s, want 100", f.v, after)
+		}
+	}
+
 	sources := &controller.Sources{}
 	release := replaying(t, sources)
-	done := make(chan struct{})
-	go func() {
-		_ = lowGCWhileReplaying(g, sources)(context.Background())
-		close(done)
-	}()
+	done := run(context.Background(), sources)
 	eventually(t, time.Second, func() error {
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -103,30 +122,12 @@ func TestLowGCWhileReplaying(t *testing.T) {
 		return nil
 	})
 	release()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("still waiting after the sources synced")
-	}
-	if f.v != 100 {
-		t.Fatalf("GOGC %d once the sources synced, want 100", f.v)
-	}
+	returned(done, "the sources synced")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stuck := &controller.Sources{}
 	replaying(t, stuck)
-	done = make(chan struct{})
-	go func() {
-		_ = lowGCWhileReplaying(g, stuck)(ctx)
-		close(done)
-	}()
+	done = run(ctx, stuck)
 	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("still waiting after the context ended")
-	}
-	if f.v != 100 {
-		t.Fatalf("GOGC %d after the context ended, want 100", f.v)
-	}
+	returned(done, "the context ended")
 }
