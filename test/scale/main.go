@@ -14,8 +14,9 @@
 // once it holds the Lease, a follower beside it, and probes the webhook
 // from the leader's start with an admission whose right answer needs the
 // cache; then it kills the leader and measures the follower once it has
-// taken over (VmHWM after takeover). --container-limit adds two starts of this tree with the
-// GOMEMLIMIT that keyless serve derives from such a limit. --mode=heap
+// taken over (VmHWM after takeover). --container-limit adds two starts of
+// this tree with the GOMEMLIMIT that keyless serve derives from such a
+// limit. --mode=heap
 // runs this tree's manager in the harness process instead and writes a heap
 // profile: where the memory per cached object goes. --tenant-serviceaccounts adds
 // a hostile tenant: plain ServiceAccounts (which the webhook never sees)
