@@ -168,7 +168,7 @@ func TestWorkloadCacheRefusesOtherLists(t *testing.T) {
 func TestManagerCachesWorkloadSummaries(t *testing.T) {
 	mgr, _ := startManager(t, nil)
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseName(t), Labels: map[string]string{"tier": "prod"}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: leaseName(t) + "-", Labels: map[string]string{"tier": "prod"}}}
 	if err := k8s.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
@@ -218,16 +218,18 @@ func TestManagerCachesWorkloadSummaries(t *testing.T) {
 	if labels, err := Lookup(mgr.GetCache()).NamespaceLabels(ctx, "no-such-namespace"); err != nil || labels != nil {
 		t.Errorf("labels of a missing namespace: %v, %v", labels, err)
 	}
-	// The conflict check's ServiceAccount annotations, likewise.
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "orders",
+	// The conflict check's ServiceAccount annotations, likewise. Not
+	// "orders": the manager's controller creates that one for the
+	// Deployment, and may do so first.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "reports",
 		Annotations: map[string]string{annotations.KeyAWSRole: "orders"}}}
 	if err := k8s.Create(ctx, sa); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() error {
-		got, found, err := Lookup(mgr.GetCache()).ServiceAccountAnnotations(ctx, ns.Name, "orders")
+		got, found, err := Lookup(mgr.GetCache()).ServiceAccountAnnotations(ctx, ns.Name, "reports")
 		if err != nil || !found || got[annotations.KeyAWSRole] != "orders" {
-			return fmt.Errorf("annotations of ServiceAccount orders: %v, %v, %v", got, found, err)
+			return fmt.Errorf("annotations of ServiceAccount reports: %v, %v, %v", got, found, err)
 		}
 		return nil
 	})
