@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keyless-dev/keyless/pkg/mutation"
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/keyless-dev/keyless/pkg/internal/jsonstr"
+	"github.com/keyless-dev/keyless/pkg/mutation"
 )
 
 // review decodes only what the handler reads from an admission.k8s.io/v1
@@ -55,9 +56,14 @@ type fastReview struct {
 // decodeReview tries the single pass first; anything it cannot take as is
 // (an error, a missing or null object) goes the general way, which gives
 // the same answers and messages as before.
+//
+// The single pass decodes with the objects' decoder (decodeObject); what
+// it refuses, the general way decodes the review's envelope with
+// encoding/json, for its messages, and the object again with
+// decodeObject, which refuses it once more.
 func decodeReview(body []byte) (*request, error) {
 	var f fastReview
-	if err := json.Unmarshal(body, &f); err == nil && f.APIVersion == "admission.k8s.io/v1" &&
+	if err := decodeObject(body, &f); err == nil && f.APIVersion == "admission.k8s.io/v1" &&
 		f.Kind == "AdmissionReview" && f.Request != nil && f.Request.UID != "" && f.Request.Object != nil {
 		r := &f.Request.request
 		r.obj = f.Request.Object
@@ -82,6 +88,15 @@ func decodeReviewSlow(body []byte) (*request, error) {
 	}
 	return r.Request, nil
 }
+
+// decodeObject decodes an admitted object, or a review that carries one,
+// as the API server reads the objects it stores: names match exactly (not
+// folded as encoding/json folds them), and a name given twice or text that
+// is not UTF-8 is an error, since the two readings of such a body differ.
+// The API server's own encoding of an object has neither, so its bodies
+// decode as encoding/json decodes them, in one pass instead of a
+// validation and a decoding (FuzzDecodeAsEncodingJSON).
+func decodeObject(data []byte, v any) error { return jsonv2.Unmarshal(data, v) }
 
 // response is the admission.k8s.io/v1 AdmissionResponse fields Keyless sets.
 type response struct {
