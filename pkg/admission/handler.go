@@ -30,9 +30,9 @@ const Path = "/mutate"
 // maxBody bounds a request body: the API server sends at most a few MiB.
 const maxBody = 7 << 20
 
-// Lookup reads cached cluster state for the conflict checks. The maps it
-// returns may be the cache's own: the Decider reads them, never changes
-// them.
+// Lookup reads cached cluster state for the conflict checks. The maps and
+// slices it returns may be the cache's own: the Decider reads them, never
+// changes them.
 type Lookup interface {
 	// ServiceAccountAnnotations returns the annotations of a ServiceAccount,
 	// and false when it does not exist.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -17,6 +16,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/keyless-dev/keyless/pkg/admission"
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/config"
 	"github.com/keyless-dev/keyless/pkg/policy"
@@ -48,7 +48,8 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 		cluster:  policy.Cluster{AWSAccount: c.AWSAccountID, AzureSubscription: c.AzureSubscriptionID, GCPProject: c.GCPProject()},
 		recorder: shortNotes{mgr.GetEventRecorder("keyless")},
 	}
-	if err := p.watch(ctx); err != nil {
+	lookup, err := p.watch(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if p.policy, err = newPolicyStore(c, log, p.recorder); err != nil {
@@ -57,7 +58,7 @@ func New(ctx context.Context, c config.Config, restCfg *rest.Config, log logr.Lo
 	if err := mgr.Add(p.policy); err != nil {
 		return nil, fmt.Errorf("adding the policy reloader: %w", err)
 	}
-	p.addWebhook()
+	p.addWebhook(lookup)
 	resync, err := p.addControllers(ctx)
 	if err != nil {
 		return nil, err
@@ -129,17 +130,15 @@ func tlsOptions(c config.Config) func(*tls.Config) {
 }
 
 // watch starts, on every replica, the informers that the webhook reads
-// (the workloads' start with the cache, see newCache) and indexes
-// ServiceAccounts by identity.
-func (p parts) watch(ctx context.Context) error {
-	if _, err := p.mgr.GetCache().GetInformer(ctx, &corev1.ServiceAccount{}); err != nil {
-		return fmt.Errorf("watching ServiceAccounts: %w", err)
-	}
-	if _, err := p.mgr.GetCache().GetInformer(ctx, &corev1.Namespace{}); err != nil {
-		return fmt.Errorf("watching Namespaces: %w", err)
+// (the workloads' start with the cache, see newCache), indexes
+// ServiceAccounts by identity, and returns the webhook's lookup.
+func (p parts) watch(ctx context.Context) (admission.Lookup, error) {
+	lookup, err := NewLookup(ctx, p.mgr.GetCache())
+	if err != nil {
+		return nil, err
 	}
 	if err := workload.AddIdentityIndex(ctx, p.mgr.GetFieldIndexer(), p.parse, p.cluster); err != nil {
-		return err
+		return nil, err
 	}
-	return nil
+	return lookup, nil
 }

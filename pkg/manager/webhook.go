@@ -3,11 +3,12 @@ package manager
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,8 +20,8 @@ import (
 )
 
 // addWebhook registers the admission handler, which every replica serves
-// from its caches.
-func (p parts) addWebhook() {
+// from its caches through lookup.
+func (p parts) addWebhook(lookup admission.Lookup) {
 	c := p.config
 	p.mgr.GetWebhookServer().Register(admission.Path, &admission.Handler{
 		Policy: p.policy.Current,
@@ -34,34 +35,91 @@ func (p parts) addWebhook() {
 			},
 			ServiceAccount: mutation.ServiceAccountOptions{AzureTenantID: c.AzureTenantID, Finalizer: annotations.Finalizer, RecordPending: true},
 		},
-		Lookup: Lookup(p.mgr.GetCache()),
+		Lookup: lookup,
 		Log:    p.log.WithName("admission"),
 	})
 }
 
-// Lookup answers the webhook's questions from c, the manager's cache.
-func Lookup(c cache.Cache) admission.Lookup { return cacheLookup{c} }
+// NewLookup answers the webhook's questions from c, the manager's cache.
+// It reads the ServiceAccount and Namespace informers' stores directly, as
+// every admission asks, and keeps the namespace names sorted for the
+// policy's prefix lookups, counting the Namespace store's changes through
+// an index of its own.
+func NewLookup(ctx context.Context, c cache.Cache) (admission.Lookup, error) {
+	l := &cacheLookup{r: c, names: &namespaceNames{}}
+	var err error
+	if l.serviceAccounts, err = sharedInformer(ctx, c, &corev1.ServiceAccount{}); err != nil {
+		return nil, err
+	}
+	if l.namespaces, err = sharedInformer(ctx, c, &corev1.Namespace{}); err != nil {
+		return nil, err
+	}
+	l.names.store = l.namespaces.GetStore()
+	index := fmt.Sprintf("%s-%d", namespaceChangesIndex, lookups.Add(1))
+	if err := l.namespaces.AddIndexers(toolscache.Indexers{index: l.names.count}); err != nil {
+		return nil, fmt.Errorf("indexing Namespaces: %w", err)
+	}
+	return l, nil
+}
+
+func sharedInformer(ctx context.Context, c cache.Cache, obj client.Object) (toolscache.SharedIndexInformer, error) {
+	inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return nil, fmt.Errorf("watching %T: %w", obj, err)
+	}
+	sii, ok := inf.(toolscache.SharedIndexInformer)
+	if !ok {
+		return nil, fmt.Errorf("the cache's informer for %T is a %T, not a shared index informer", obj, inf)
+	}
+	return sii, nil
+}
 
 // cacheLookup answers the webhook's questions from the manager's cache.
-type cacheLookup struct{ r cache.Cache }
+type cacheLookup struct {
+	r                           cache.Cache
+	serviceAccounts, namespaces toolscache.SharedIndexInformer
+	names                       *namespaceNames
+	// synced is set once both informers have synced: until then every
+	// read waits for them, as a read through the cache does.
+	synced atomic.Bool
+}
+
+func (l *cacheLookup) waitForSync(ctx context.Context) error {
+	if l.synced.Load() {
+		return nil
+	}
+	for _, o := range []client.Object{&corev1.ServiceAccount{}, &corev1.Namespace{}} {
+		if _, err := l.r.GetInformer(ctx, o); err != nil {
+			return fmt.Errorf("waiting for the cache of %T: %w", o, err)
+		}
+	}
+	if !l.serviceAccounts.HasSynced() || !l.namespaces.HasSynced() {
+		return fmt.Errorf("the caches of ServiceAccounts and Namespaces have not synced")
+	}
+	l.synced.Store(true)
+	return nil
+}
 
 // ServiceAccountAnnotations reads the cached ServiceAccount without
 // copying it: the webhook only reads its annotations.
-func (l cacheLookup) ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error) {
-	sa := &corev1.ServiceAccount{}
-	err := l.r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, sa, client.UnsafeDisableDeepCopy)
-	if apierrors.IsNotFound(err) {
-		return nil, false, nil
+func (l *cacheLookup) ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error) {
+	if err := l.waitForSync(ctx); err != nil {
+		return nil, false, err
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading ServiceAccount %s/%s from the cache: %w", namespace, name, err)
+	item, ok, err := l.serviceAccounts.GetIndexer().GetByKey(namespace + "/" + name)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	sa, isSA := item.(*corev1.ServiceAccount)
+	if !isSA {
+		return nil, false, fmt.Errorf("the cache holds a %T where ServiceAccount %s/%s was expected", item, namespace, name)
 	}
 	return sa.Annotations, true, nil
 }
 
 // Users reads the workload summaries' index directly, as every admission
 // asks: a List through the cache would make typed objects of them.
-func (l cacheLookup) Users(ctx context.Context, namespace, serviceAccount string) ([]workload.User, error) {
+func (l *cacheLookup) Users(ctx context.Context, namespace, serviceAccount string) ([]workload.User, error) {
 	if wc, ok := l.r.(workloadCache); ok {
 		return wc.users(ctx, namespace, serviceAccount)
 	}
@@ -70,30 +128,91 @@ func (l cacheLookup) Users(ctx context.Context, namespace, serviceAccount string
 
 // NamespaceLabels reads the cached Namespace without copying it: the
 // policy only reads its labels.
-func (l cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
-	return workload.NamespaceLabels(ctx, l.r, namespace, client.UnsafeDisableDeepCopy)
+func (l *cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
+	if err := l.waitForSync(ctx); err != nil {
+		return nil, err
+	}
+	item, ok, err := l.namespaces.GetIndexer().GetByKey(namespace)
+	if err != nil || !ok {
+		return nil, err
+	}
+	ns, isNamespace := item.(*corev1.Namespace)
+	if !isNamespace {
+		return nil, fmt.Errorf("the cache holds a %T where Namespace %s was expected", item, namespace)
+	}
+	return ns.Labels, nil
 }
 
-func (l cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {
+func (l *cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {
 	return workload.Bindings(ctx, l.r, identityKey)
 }
 
-// Namespaces reads the names from the keys of the namespace informer's
-// store: a list would copy every Namespace on every admission.
-func (l cacheLookup) Namespaces(ctx context.Context, prefix string) ([]string, error) {
-	inf, err := l.r.GetInformer(ctx, &corev1.Namespace{})
-	if err != nil {
-		return nil, fmt.Errorf("reading namespaces from the cache: %w", err)
+// Namespaces answers from the sorted names: a list would copy every
+// Namespace, and even the store's keys are one allocation per namespace
+// on every admission.
+func (l *cacheLookup) Namespaces(ctx context.Context, prefix string) ([]string, error) {
+	if err := l.waitForSync(ctx); err != nil {
+		return nil, err
 	}
-	sii, ok := inf.(toolscache.SharedIndexInformer)
-	if !ok {
-		return workload.Namespaces(ctx, l.r, prefix)
+	return l.names.withPrefix(prefix), nil
+}
+
+// namespaceChangesIndex names, with a number per lookup, an index of the
+// Namespace informer with no values: its function, which the store calls
+// under its lock on every add, update and delete, counts the changes.
+const namespaceChangesIndex = "keyless.dev/namespace-changes"
+
+// lookups numbers the lookups, for their index names.
+var lookups atomic.Uint64
+
+// namespaceNames keeps the cached namespaces' names sorted, rebuilt from
+// the store's keys on the first read after a change.
+type namespaceNames struct {
+	store   toolscache.Store
+	changes atomic.Uint64
+	mu      sync.Mutex
+	sorted  atomic.Pointer[sortedNames]
+}
+
+// sortedNames are the store's keys, sorted, once changes had reached at.
+type sortedNames struct {
+	at    uint64
+	names []string
+}
+
+func (n *namespaceNames) count(any) ([]string, error) {
+	n.changes.Add(1)
+	return nil, nil
+}
+
+// withPrefix returns the names that start with prefix. The slice is shared:
+// read it, never change it.
+func (n *namespaceNames) withPrefix(prefix string) []string {
+	s := n.sorted.Load()
+	if s == nil || s.at != n.changes.Load() {
+		s = n.rebuild()
 	}
-	var out []string
-	for _, name := range sii.GetStore().ListKeys() {
-		if strings.HasPrefix(name, prefix) {
-			out = append(out, name)
-		}
+	i, _ := slices.BinarySearch(s.names, prefix)
+	j := i
+	for j < len(s.names) && strings.HasPrefix(s.names[j], prefix) {
+		j++
 	}
-	return out, nil
+	return s.names[i:j:j]
+}
+
+// rebuild sorts the store's keys. A change made after changes is read and
+// before the keys are may be in them already; the next read then rebuilds
+// again, which is only wasted work.
+func (n *namespaceNames) rebuild() *sortedNames {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	at := n.changes.Load()
+	if s := n.sorted.Load(); s != nil && s.at == at {
+		return s
+	}
+	names := n.store.ListKeys()
+	slices.Sort(names)
+	s := &sortedNames{at: at, names: names}
+	n.sorted.Store(s)
+	return s
 }

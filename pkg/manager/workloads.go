@@ -165,12 +165,13 @@ var listKinds = func() map[reflect.Type]string {
 // the order of workload.Kinds, as workload.Users lists them.
 func (c workloadCache) users(ctx context.Context, namespace, sa string) ([]workload.User, error) {
 	var out []workload.User
+	key := namespace + "/" + sa
 	for _, k := range workload.Kinds {
 		ix, err := c.indexer(ctx, k.Name)
 		if err != nil {
 			return nil, err
 		}
-		items, err := ix.ByIndex(usersIndex, namespace+"/"+sa)
+		items, err := ix.ByIndex(usersIndex, key)
 		if err != nil {
 			return nil, err
 		}

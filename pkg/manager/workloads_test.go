@@ -97,7 +97,9 @@ func TestWorkloadCacheUsers(t *testing.T) {
 	// index, as the webhook does.
 	for name, users := range map[string]func() ([]workload.User, error){
 		"workload.Users": func() ([]workload.User, error) { return workload.Users(context.Background(), c, "shop", "orders") },
-		"Lookup.Users":   func() ([]workload.User, error) { return Lookup(c).Users(context.Background(), "shop", "orders") },
+		"Lookup.Users": func() ([]workload.User, error) {
+			return (&cacheLookup{r: c}).Users(context.Background(), "shop", "orders")
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			users, err := users()
@@ -208,14 +210,18 @@ func TestManagerCachesWorkloadSummaries(t *testing.T) {
 		t.Errorf("the informer holds a %T, want a summary", item)
 	}
 	// The policy's namespace labels, read from the cached Namespace.
+	lookup, err := NewLookup(ctx, mgr.GetCache())
+	if err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 10*time.Second, func() error {
-		labels, err := Lookup(mgr.GetCache()).NamespaceLabels(ctx, ns.Name)
+		labels, err := lookup.NamespaceLabels(ctx, ns.Name)
 		if err != nil || labels["tier"] != "prod" {
 			return fmt.Errorf("labels of %s: %v, %v", ns.Name, labels, err)
 		}
 		return nil
 	})
-	if labels, err := Lookup(mgr.GetCache()).NamespaceLabels(ctx, "no-such-namespace"); err != nil || labels != nil {
+	if labels, err := lookup.NamespaceLabels(ctx, "no-such-namespace"); err != nil || labels != nil {
 		t.Errorf("labels of a missing namespace: %v, %v", labels, err)
 	}
 	// The conflict check's ServiceAccount annotations, likewise. Not
@@ -227,17 +233,17 @@ func TestManagerCachesWorkloadSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() error {
-		got, found, err := Lookup(mgr.GetCache()).ServiceAccountAnnotations(ctx, ns.Name, "reports")
+		got, found, err := lookup.ServiceAccountAnnotations(ctx, ns.Name, "reports")
 		if err != nil || !found || got[annotations.KeyAWSRole] != "orders" {
 			return fmt.Errorf("annotations of ServiceAccount reports: %v, %v, %v", got, found, err)
 		}
 		return nil
 	})
-	if got, found, err := Lookup(mgr.GetCache()).ServiceAccountAnnotations(ctx, ns.Name, "missing"); err != nil || found || got != nil {
+	if got, found, err := lookup.ServiceAccountAnnotations(ctx, ns.Name, "missing"); err != nil || found || got != nil {
 		t.Errorf("annotations of a missing ServiceAccount: %v, %v, %v", got, found, err)
 	}
 	// The webhook's namespace names come from the informer's keys.
-	names, err := Lookup(mgr.GetCache()).Namespaces(ctx, ns.Name[:len(ns.Name)-1])
+	names, err := lookup.Namespaces(ctx, ns.Name[:len(ns.Name)-1])
 	if err != nil || !slices.Contains(names, ns.Name) || slices.Contains(names, "default") {
 		t.Errorf("namespaces with the prefix of %s: %v, %v", ns.Name, names, err)
 	}

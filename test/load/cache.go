@@ -69,7 +69,7 @@ func bigCache(ctx context.Context, n int, parse annotations.Options, cl policy.C
 	if !c.WaitForCacheSync(ctx) {
 		return nil, fmt.Errorf("the in-memory cache did not sync")
 	}
-	return manager.Lookup(c), nil
+	return manager.NewLookup(ctx, c)
 }
 
 // staticList lists its list once, and then an empty one of obj's kind
