@@ -97,7 +97,7 @@ scale: control-plane ## Controller at 5,000 connections; memory, start-up and ad
 		--create-workers=16 --settle=10s --heap-profile=$(BIN)/heap-10k.pprof
 	$(GO) test ./pkg/manager -run '^$$' -bench BenchmarkCachedObject -benchtime 3x
 	$(GO) build -o $(BIN)/load ./test/load
-	$(BIN)/load run -duration 5s -warmup 1s -rounds 3 -cache-objects 50000
+	$(BIN)/load run -duration 3s -warmup 1s -rounds 10 -cache-objects 50000
 	$(GO) run ./test/scale --mode=memory --serviceaccounts=50000 --deployments=50000 --annotated=3000 \
 		--create-workers=16 --settle=20s --container-limit=320
 	$(GO) run ./test/scale --mode=latency
