@@ -68,6 +68,7 @@ fuzz: ## Run each fuzzer for FUZZTIME (default 5m); their seeds run in `make tes
 	$(GO) test ./pkg/annotations -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/admission -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/admission -run '^$$' -fuzz FuzzDecodeAsEncodingJSON -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/admission -run '^$$' -fuzz FuzzDecodeAsTheAPIServer -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/mutation -run '^$$' -fuzz FuzzForWorkload -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzMatch -fuzztime $(FUZZTIME)

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/keyless-dev/keyless/pkg/mutation"
 )
@@ -118,27 +119,40 @@ func FuzzDecodeAsEncodingJSON(f *testing.F) {
 	})
 }
 
-// TestDecodeRefusesAmbiguousObjects: a body the API server never sends,
-// which two JSON readers could read differently, is refused, not read one
-// way.
-func TestDecodeRefusesAmbiguousObjects(t *testing.T) {
+// TestDecodeOddBodiesAsEncodingJSON: bodies the API server never sends
+// (a name given twice, text that is not UTF-8) decode as encoding/json
+// decodes them, so no object is refused that was admitted before, and
+// Keyless's own writes are never refused for what they carry.
+func TestDecodeOddBodiesAsEncodingJSON(t *testing.T) {
 	const envelope = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","kind":"Deployment"},"operation":"CREATE","object":%s}}`
 	tests := []struct {
 		name   string
 		object string
 	}{
 		{"an annotation given twice", `{"metadata":{"annotations":{"keyless.dev/aws-role":"a","keyless.dev/aws-role":"b"}}}`},
-		{"metadata given twice", `{"metadata":{"name":"a"},"metadata":{"name":"b"}}`},
-		{"a pod template given twice", `{"spec":{"template":{},"template":{"spec":{"serviceAccountName":"x"}}}}`},
-		{"text that is not UTF-8", "{\"metadata\":{\"annotations\":{\"keyless.dev/aws-role\":\"a\xff\"}}}"},
+		{"annotations given twice", `{"metadata":{"annotations":{"keyless.dev/aws-role":"a"},"annotations":{"keyless.dev/gcp-service-account":"b"}}}`},
+		{"metadata given twice", `{"metadata":{"name":"a","generateName":"g-"},"metadata":{"name":"b"}}`},
+		{"a pod template given twice", `{"spec":{"template":{"spec":{"serviceAccountName":"x"}},"template":{"metadata":{"labels":{"a":"b"}}}}}`},
+		{"a name given twice in what Keyless skips", `{"metadata":{"managedFields":[{"fieldsV1":{"f:a":{},"f:a":{}}}]}}`},
+		{"text that is not UTF-8", "{\"metadata\":{\"annotations\":{\"keyless.dev/aws-role\":\"a\xff\",\"k\xfe\":\"v\"}}}"},
 	}
-	h := newHandler(&fakeLookup{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := []byte(strings.Replace(envelope, "%s", tt.object, 1))
-			resp := decodeResponse(t, post(h, body), "u")
-			if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, "does not decode") {
-				t.Errorf("answer %+v, want a refusal saying the object does not decode", resp.Result)
+			var want struct {
+				Request struct {
+					Object mutation.Workload `json:"object"`
+				} `json:"request"`
+			}
+			if err := json.Unmarshal(body, &want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeReview(body)
+			if err != nil {
+				t.Fatalf("decodeReview: %v", err)
+			}
+			if got.obj == nil || !reflect.DeepEqual(*got.obj, want.Request.Object) {
+				t.Errorf("decoded %+v, want %+v", got.obj, want.Request.Object)
 			}
 		})
 	}
@@ -155,4 +169,29 @@ func TestDecodeMatchesNamesExactly(t *testing.T) {
 	if r.obj == nil || r.obj.Metadata.Name != "web" || r.obj.Metadata.Annotations != nil {
 		t.Errorf("decoded %+v, want the object named web without annotations", r.obj)
 	}
+}
+
+// FuzzDecodeAsTheAPIServer: whatever bytes an object holds, when the API
+// server's reader (sigs.k8s.io/json, case-sensitive) takes them, the
+// webhook reads the same fields from them.
+func FuzzDecodeAsTheAPIServer(f *testing.F) {
+	f.Add([]byte(`{"metadata":{"name":"web","annotations":{"keyless.dev/aws-role":"a"}},"spec":{"template":{"spec":{"serviceAccountName":"orders"}}}}`))
+	f.Add([]byte(`{"Metadata":{"annotations":{"keyless.dev/aws-role":"a"}},"metadata":{"name":"web","Annotations":{"x":"y"}}}`))
+	f.Add([]byte(`{"metadata":{"annotations":{"a":"1"},"annotations":{"b":"2"},"finalizers":["x"],"finalizers":null}}`))
+	f.Add([]byte(`{"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"labels":{"a":"b"}},"spec":{"serviceAccount":"s","nodeSelector":{}}}}}}}`))
+	f.Add([]byte(`{"metadata":{"name":"a"},"metadata":null,"spec":{"template":{"spec":{"serviceAccountName":"x"}},"template":null}}`))
+	f.Add([]byte("{\"metadata\":{\"name\":\"\\u00e9\\ud800\xff\",\"deletionTimestamp\":\"2026-12-06T00:00:00Z\"}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want mutation.Workload
+		if sigsjson.UnmarshalCaseSensitivePreserveInts(data, &want) != nil {
+			return
+		}
+		var got mutation.Workload
+		if err := decodeObject(data, &got); err != nil {
+			t.Fatalf("the API server reads %s; the webhook: %v", data, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s\nreads as\n%+v\nfor the API server as\n%+v", data, got, want)
+		}
+	})
 }

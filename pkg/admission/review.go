@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/keyless-dev/keyless/pkg/internal/jsonstr"
 	"github.com/keyless-dev/keyless/pkg/mutation"
@@ -60,7 +62,7 @@ type fastReview struct {
 // The single pass decodes with the objects' decoder (decodeObject); what
 // it refuses, the general way decodes the review's envelope with
 // encoding/json, for its messages, and the object again with
-// decodeObject, which refuses it once more.
+// decodeObject.
 func decodeReview(body []byte) (*request, error) {
 	var f fastReview
 	if err := decodeObject(body, &f); err == nil && f.APIVersion == "admission.k8s.io/v1" &&
@@ -90,13 +92,18 @@ func decodeReviewSlow(body []byte) (*request, error) {
 }
 
 // decodeObject decodes an admitted object, or a review that carries one,
-// as the API server reads the objects it stores: names match exactly (not
-// folded as encoding/json folds them), and a name given twice or text that
-// is not UTF-8 is an error, since the two readings of such a body differ.
-// The API server's own encoding of an object has neither, so its bodies
-// decode as encoding/json decodes them, in one pass instead of a
-// validation and a decoding (FuzzDecodeAsEncodingJSON).
-func decodeObject(data []byte, v any) error { return jsonv2.Unmarshal(data, v) }
+// in one pass (encoding/json validates the whole body, then decodes it),
+// and reads it as the API server reads the objects it stores
+// (FuzzDecodeAsTheAPIServer): field names match exactly, not folded as
+// encoding/json folds them; a name given twice merges as in encoding/json
+// (a string keeps its last value, a null after an object leaves it), and
+// text that is not UTF-8 reads as U+FFFD. The API server's own encoding
+// of an object has none of these, so its bodies decode exactly as
+// encoding/json decodes them (FuzzDecodeAsEncodingJSON).
+func decodeObject(data []byte, v any) error { return jsonv2.Unmarshal(data, v, objectOptions) }
+
+var objectOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true),
+	jsonv1.MergeWithLegacySemantics(true)) // a null leaves a struct as it was
 
 // response is the admission.k8s.io/v1 AdmissionResponse fields Keyless sets.
 type response struct {
