@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -571,5 +572,62 @@ func TestNothingWrittenWhenNothingChanged(t *testing.T) {
 	}
 	if n := len(f.provs[cloud.Azure].Calls()); n != 1 {
 		t.Errorf("%d Ensure calls, want 1", n)
+	}
+}
+
+// A namespace created a moment ago, with a label that a rule selects, has
+// not reached the cache when its ServiceAccount is reconciled. Judged as a
+// namespace without labels, the rule would not apply and the identity would
+// be granted until the namespace's event came.
+func TestAttackNamespaceNotCachedYet(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAzureIdentity, azA)))
+	f.s.Policy = testPolicy(t, "rules:",
+		"- name: restricted-namespaces",
+		"  namespaces: {selector: {matchLabels: {tier: restricted}}}",
+		"  azureIdentities: []")
+	if err := f.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sync(); !errors.Is(err, errNamespaceNotCached) {
+		t.Errorf("Sync with the namespace not cached: %v, want errNamespaceNotCached", err)
+	}
+	if calls := f.provs[cloud.Azure].ops(); len(calls) != 0 {
+		t.Fatalf("cloud calls before the namespace is cached: %v", calls)
+	}
+	// The namespace's event arrives.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS, Labels: map[string]string{"tier": "restricted"}}}
+	if err := f.c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	f.mustSync()
+	if calls := f.provs[cloud.Azure].ops(); len(calls) != 0 {
+		t.Errorf("cloud calls in a restricted namespace: %v", calls)
+	}
+	if st := cloudStatus(t, f.sa(), cloud.Azure); st == nil || st.State != StatePolicyViolation ||
+		!strings.Contains(st.Message, "restricted-namespaces") {
+		t.Errorf("status %+v, want the rule's refusal", st)
+	}
+}
+
+// The deletion of a ServiceAccount does not wait for its namespace to reach
+// the cache: removing what was granted never waits.
+func TestDeletionDoesNotWaitForTheNamespace(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAzureIdentity, azA)))
+	f.s.Policy = testPolicy(t, "rules: []")
+	f.mustSync()
+	if err := f.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Delete(ctx, f.sa()); err != nil {
+		t.Fatal(err)
+	}
+	f.mustSync()
+	if ops := f.provs[cloud.Azure].ops(); !slices.Equal(ops, []string{"Ensure " + azIDA, "Remove " + azIDA}) {
+		t.Errorf("calls %q, want the credential made and removed", ops)
+	}
+	if sa := f.sa(); sa != nil {
+		t.Errorf("the ServiceAccount is still there: finalizers %v", sa.Finalizers)
 	}
 }

@@ -144,14 +144,34 @@ func indexByServiceAccount(obj client.Object) []string {
 }
 
 // newFakeClient builds a fake client with the client-go scheme and the
-// workload index of every kind, the way the manager's cache has it.
+// workload index of every kind, the way the manager's cache has it. The
+// namespaces of objs exist, as they do in a cluster, unless objs give them.
 func newFakeClient(objs ...client.Object) client.Client {
-	b := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(objs...)
+	b := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(withNamespaces(objs)...)
 	for _, k := range workload.Kinds {
 		b = b.WithIndex(k.New(), workload.IndexServiceAccount, indexByServiceAccount)
 	}
 	b = b.WithIndex(&corev1.ConfigMap{}, record.IndexSubject, record.IndexValue)
 	return b.Build()
+}
+
+// withNamespaces adds to objs a Namespace for each namespace they are in
+// that they do not give.
+func withNamespaces(objs []client.Object) []client.Object {
+	given := map[string]bool{}
+	for _, o := range objs {
+		if _, ok := o.(*corev1.Namespace); ok {
+			given[o.GetName()] = true
+		}
+	}
+	out := slices.Clone(objs)
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" && !given[ns] {
+			given[ns] = true
+			out = append(out, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+		}
+	}
+	return out
 }
 
 // newSyncFixture configures a fake provider for each cloud in configured.

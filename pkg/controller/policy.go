@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -36,11 +37,22 @@ type rules struct {
 // rulesFor re-checks the policy before any cloud write: objects admitted
 // while the webhook was down, made before Keyless was installed, or made
 // illegal by a policy change are caught here.
+//
+// A ServiceAccount's namespace exists, so one missing from the cache was
+// created a moment ago and its event has not arrived: its labels are not
+// "none", since a rule that selects namespaces by label would then not
+// apply. Until it is cached, nothing is granted (errNamespaceNotCached,
+// retried; the namespace's arrival also queues its ServiceAccounts). A
+// deletion does not wait for it.
 func (s *CloudSyncer) rulesFor(ctx context.Context, sa *corev1.ServiceAccount, conns annotations.Connections) (*rules, error) {
-	return s.rulesIn(ctx, sa.Namespace, sa.Name, conns, true)
+	return s.rulesIn(ctx, sa.Namespace, sa.Name, conns, true, sa.DeletionTimestamp.IsZero())
 }
 
-func (s *CloudSyncer) rulesIn(ctx context.Context, namespace, name string, conns annotations.Connections, count bool) (*rules, error) {
+// errNamespaceNotCached: see rulesFor.
+var errNamespaceNotCached = errors.New("the namespace is not in the cache yet; nothing is granted until it is")
+
+func (s *CloudSyncer) rulesIn(ctx context.Context, namespace, name string, conns annotations.Connections,
+	count, needNamespace bool) (*rules, error) {
 	r := &rules{retainAllowed: true, existing: policy.Report}
 	if s.Policy == nil {
 		return r, nil
@@ -48,9 +60,12 @@ func (s *CloudSyncer) rulesIn(ctx context.Context, namespace, name string, conns
 	if r.p = s.Policy(); r.p == nil {
 		r.p = policy.Default()
 	}
-	labels, err := workload.NamespaceLabels(ctx, s.Client, namespace)
+	labels, found, err := workload.NamespaceLabels(ctx, s.Client, namespace)
 	if err != nil {
 		return nil, err
+	}
+	if !found && needNamespace {
+		return nil, fmt.Errorf("ServiceAccount %s/%s: %w", namespace, name, errNamespaceNotCached)
 	}
 	self := namespace + "/" + name
 	var lookupErr error

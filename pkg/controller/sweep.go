@@ -34,7 +34,7 @@ func (s *CloudSyncer) Gone(ctx context.Context, key types.NamespacedName, uid ty
 	if err != nil || len(records) == 0 {
 		return reconcile.Result{}, err
 	}
-	rules, err := s.rulesIn(ctx, key.Namespace, key.Name, annotations.Connections{}, false)
+	rules, err := s.rulesIn(ctx, key.Namespace, key.Name, annotations.Connections{}, false, false)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

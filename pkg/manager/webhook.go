@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -128,20 +129,46 @@ func (l *cacheLookup) Users(ctx context.Context, namespace, serviceAccount strin
 
 // NamespaceLabels reads the cached Namespace without copying it: the
 // policy only reads its labels.
+//
+// The API server admits objects only into namespaces that exist, so a
+// namespace missing from the cache was created a moment ago and its event
+// has not arrived yet. Its labels are not "none": a rule that selects
+// namespaces by label would not apply. The lookup waits up to
+// namespaceWait for it, then refuses with an error, never answers nil.
 func (l *cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
 	if err := l.waitForSync(ctx); err != nil {
 		return nil, err
 	}
-	item, ok, err := l.namespaces.GetIndexer().GetByKey(namespace)
-	if err != nil || !ok {
-		return nil, err
+	wait := time.NewTimer(namespaceWait)
+	defer wait.Stop()
+	for {
+		item, ok, err := l.namespaces.GetIndexer().GetByKey(namespace)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ns, isNamespace := item.(*corev1.Namespace)
+			if !isNamespace {
+				return nil, fmt.Errorf("the cache holds a %T where Namespace %s was expected", item, namespace)
+			}
+			return ns.Labels, nil
+		}
+		select {
+		case <-wait.C:
+			return nil, fmt.Errorf("namespace %s is not in Keyless's cache yet (created a moment ago?); try again", namespace)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for namespace %s in the cache: %w", namespace, ctx.Err())
+		case <-time.After(namespacePoll):
+		}
 	}
-	ns, isNamespace := item.(*corev1.Namespace)
-	if !isNamespace {
-		return nil, fmt.Errorf("the cache holds a %T where Namespace %s was expected", item, namespace)
-	}
-	return ns.Labels, nil
 }
+
+// How long NamespaceLabels waits for a namespace to reach the cache, and
+// how often it looks; the webhook's timeout is 5 s.
+var (
+	namespaceWait = 3 * time.Second
+	namespacePoll = 10 * time.Millisecond
+)
 
 func (l *cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {
 	return workload.Bindings(ctx, l.r, identityKey)

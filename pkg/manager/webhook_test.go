@@ -2,8 +2,10 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,4 +179,34 @@ func TestLookupWaitsForTheCaches(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestNamespaceLabelsOfANamespaceNotCachedYet: a namespace created a
+// moment ago, whose event has not reached the cache, does not read as a
+// namespace without labels (a rule that selects namespaces by label would
+// not apply to it): the lookup waits for it, or refuses.
+func TestNamespaceLabelsOfANamespaceNotCachedYet(t *testing.T) {
+	prevWait := namespaceWait
+	namespaceWait = 300 * time.Millisecond
+	t.Cleanup(func() { namespaceWait = prevWait })
+	inf := toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, &corev1.Namespace{}, 0, toolscache.Indexers{})
+	l := &cacheLookup{namespaces: inf, names: &namespaceNames{store: inf.GetStore()}}
+	l.synced.Store(true)
+	ctx := context.Background()
+
+	if labels, err := l.NamespaceLabels(ctx, "fresh"); err == nil || !strings.Contains(err.Error(), "not in Keyless's cache yet") {
+		t.Errorf("a namespace never cached: %v, %v; want an error", labels, err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = inf.GetStore().Add(namespace("fresh", "tier", "prod"))
+	}()
+	if labels, err := l.NamespaceLabels(ctx, "fresh"); err != nil || labels["tier"] != "prod" {
+		t.Errorf("a namespace cached during the wait: %v, %v; want its labels", labels, err)
+	}
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.NamespaceLabels(short, "other"); !errors.Is(err, context.Canceled) {
+		t.Errorf("a request that ends while waiting: %v", err)
+	}
 }

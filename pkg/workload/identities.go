@@ -46,19 +46,20 @@ func Bindings(ctx context.Context, r client.Reader, identityKey string) ([]strin
 	return out, nil
 }
 
-// NamespaceLabels returns the labels of a namespace (nil when it is missing).
+// NamespaceLabels returns the labels of a namespace, and false when it is
+// missing.
 //
 // With client.UnsafeDisableDeepCopy the map is the cache's own: read it,
 // never change it.
-func NamespaceLabels(ctx context.Context, r client.Reader, namespace string, opts ...client.GetOption) (map[string]string, error) {
+func NamespaceLabels(ctx context.Context, r client.Reader, namespace string, opts ...client.GetOption) (map[string]string, bool, error) {
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns, opts...); err != nil {
 		if client.IgnoreNotFound(err) == nil {
-			return nil, nil
+			return nil, false, nil
 		}
-		return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
+		return nil, false, fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}
-	return ns.Labels, nil
+	return ns.Labels, true, nil
 }
 
 // Namespaces lists the names of the namespaces that start with prefix, for

@@ -150,19 +150,20 @@ func TestNamespaceLabels(t *testing.T) {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bare"}},
 	).Build()
 	for _, tt := range []struct {
-		ns   string
-		want map[string]string
+		ns    string
+		want  map[string]string
+		found bool
 	}{
-		{"shop", map[string]string{"team": "shop"}},
-		{"bare", nil},
-		{"missing", nil},
+		{"shop", map[string]string{"team": "shop"}, true},
+		{"bare", nil, true},
+		{"missing", nil, false},
 	} {
-		got, err := NamespaceLabels(context.Background(), c, tt.ns)
+		got, found, err := NamespaceLabels(context.Background(), c, tt.ns)
 		if err != nil {
-			t.Errorf("NamespaceLabels(%s): %v, want no error (a missing namespace has no labels)", tt.ns, err)
+			t.Errorf("NamespaceLabels(%s): %v, want no error (a missing namespace is not found)", tt.ns, err)
 		}
-		if !maps.Equal(got, tt.want) {
-			t.Errorf("NamespaceLabels(%s) = %v, want %v", tt.ns, got, tt.want)
+		if !maps.Equal(got, tt.want) || found != tt.found {
+			t.Errorf("NamespaceLabels(%s) = %v, %v; want %v, %v", tt.ns, got, found, tt.want, tt.found)
 		}
 	}
 	down := errors.New("connection refused")
@@ -171,7 +172,7 @@ func TestNamespaceLabels(t *testing.T) {
 			return down
 		},
 	}).Build()
-	if _, err := NamespaceLabels(context.Background(), failing, "shop"); !errors.Is(err, down) || !strings.Contains(err.Error(), "reading namespace shop") {
+	if _, _, err := NamespaceLabels(context.Background(), failing, "shop"); !errors.Is(err, down) || !strings.Contains(err.Error(), "reading namespace shop") {
 		t.Errorf("NamespaceLabels with the API server down: %v, want the error wrapped with the namespace", err)
 	}
 }
