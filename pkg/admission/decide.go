@@ -49,7 +49,7 @@ func (in *Input) old() *mutation.Workload {
 		in.beforeDecoded = true
 		if in.Operation == "UPDATE" && len(in.OldObject) > 0 {
 			var old mutation.Workload
-			if decodeObject(in.OldObject, &old) == nil {
+			if DecodeObject(in.OldObject, &old) == nil {
 				in.before = &old
 			}
 		}

@@ -109,7 +109,7 @@ func FuzzDecodeAsEncodingJSON(f *testing.F) {
 			t.Errorf("the object decoded as\n%+v\nwant\n%+v\n%s", got.obj, wantObj, body)
 		}
 		var gotOld mutation.Workload
-		if err := decodeObject(got.OldObject, &gotOld); err != nil || !reflect.DeepEqual(&gotOld, wantOld) {
+		if err := DecodeObject(got.OldObject, &gotOld); err != nil || !reflect.DeepEqual(&gotOld, wantOld) {
 			t.Errorf("the old object decoded as %+v, %v; want %+v", gotOld, err, wantOld)
 		}
 		got.obj, got.Object, wantReq.Object = nil, nil, nil
@@ -187,7 +187,7 @@ func FuzzDecodeAsTheAPIServer(f *testing.F) {
 			return
 		}
 		var got mutation.Workload
-		if err := decodeObject(data, &got); err != nil {
+		if err := DecodeObject(data, &got); err != nil {
 			t.Fatalf("the API server reads %s; the webhook: %v", data, err)
 		}
 		if !reflect.DeepEqual(got, want) {

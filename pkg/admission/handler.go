@@ -131,7 +131,7 @@ func (h *Handler) review(ctx context.Context, req *request) (*response, string) 
 		Namespace: req.Namespace, Object: req.obj, OldObject: req.OldObject}
 	if in.Object == nil {
 		in.Object = new(mutation.Workload)
-		if err := decodeObject(req.Object, in.Object); err != nil {
+		if err := DecodeObject(req.Object, in.Object); err != nil {
 			return &response{Status: &status{Code: http.StatusBadRequest, Reason: "BadRequest",
 				Message: "keyless: " + fmt.Errorf("%w: %w", errBadObject, err).Error()}}, outcomeInvalid
 		}

@@ -59,13 +59,13 @@ type fastReview struct {
 // (an error, a missing or null object) goes the general way, which gives
 // the same answers and messages as before.
 //
-// The single pass decodes with the objects' decoder (decodeObject); what
+// The single pass decodes with the objects' decoder (DecodeObject); what
 // it refuses, the general way decodes the review's envelope with
 // encoding/json, for its messages, and the object again with
-// decodeObject.
+// DecodeObject.
 func decodeReview(body []byte) (*request, error) {
 	var f fastReview
-	if err := decodeObject(body, &f); err == nil && f.APIVersion == "admission.k8s.io/v1" &&
+	if err := DecodeObject(body, &f); err == nil && f.APIVersion == "admission.k8s.io/v1" &&
 		f.Kind == "AdmissionReview" && f.Request != nil && f.Request.UID != "" && f.Request.Object != nil {
 		r := &f.Request.request
 		r.obj = f.Request.Object
@@ -91,16 +91,16 @@ func decodeReviewSlow(body []byte) (*request, error) {
 	return r.Request, nil
 }
 
-// decodeObject decodes an admitted object, or a review that carries one,
-// in one pass (encoding/json validates the whole body, then decodes it),
-// and reads it as the API server reads the objects it stores
-// (FuzzDecodeAsTheAPIServer): field names match exactly, not folded as
-// encoding/json folds them; a name given twice merges as in encoding/json
-// (a string keeps its last value, a null after an object leaves it), and
-// text that is not UTF-8 reads as U+FFFD. The API server's own encoding
-// of an object has none of these, so its bodies decode exactly as
-// encoding/json decodes them (FuzzDecodeAsEncodingJSON).
-func decodeObject(data []byte, v any) error { return jsonv2.Unmarshal(data, v, objectOptions) }
+// DecodeObject decodes an admitted object, a review that carries one, or
+// an object `keyless check` reads, in one pass (encoding/json validates
+// the whole body, then decodes it), and reads it as the API server reads
+// the objects it stores (FuzzDecodeAsTheAPIServer): field names match
+// exactly, not folded as encoding/json folds them; a name given twice
+// merges as in encoding/json (a string keeps its last value, a null after
+// an object leaves it), and text that is not UTF-8 reads as U+FFFD. The
+// API server's own encoding of an object has none of these, so its bodies
+// decode exactly as encoding/json decodes them (FuzzDecodeAsEncodingJSON).
+func DecodeObject(data []byte, v any) error { return jsonv2.Unmarshal(data, v, objectOptions) }
 
 var objectOptions = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true),
 	jsonv1.MergeWithLegacySemantics(true)) // a null leaves a struct as it was

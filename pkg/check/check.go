@@ -10,7 +10,6 @@ package check
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -229,7 +228,7 @@ func Check(docs []Document, opts Options) *Report {
 					Labels map[string]string `json:"labels"`
 				} `json:"metadata"`
 			}
-			_ = json.Unmarshal(d.JSON, &ns)
+			_ = admission.DecodeObject(d.JSON, &ns)
 			nsLabels[d.Name] = ns.Metadata.Labels
 		case group == "" && d.Kind == "ServiceAccount", admission.IsWorkload(group, d.Kind):
 			items = append(items, newItem(d, group, opts))
@@ -297,7 +296,7 @@ func newItem(d *Document, group string, opts Options) *item {
 		Changes: []Change{}, CloudObjects: []CloudObject{},
 	}}
 	var w mutation.Workload
-	if err := json.Unmarshal(d.JSON, &w); err != nil {
+	if err := admission.DecodeObject(d.JSON, &w); err != nil {
 		it.valid = false
 		it.fail(RuleObject, "", fmt.Sprintf("the %s does not decode: %v", d.Kind, err))
 		return it

@@ -47,6 +47,11 @@ func TestSameVerdictAsWebhook(t *testing.T) {
 			object: fmt.Sprintf(sa, "default", "shop", `keyless.dev/aws-role: shop-api`), denied: true},
 		{name: "misspelt key",
 			object: fmt.Sprintf(sa, "api", "shop", `keyless.dev/aws-rol: shop-api`), denied: true},
+		// The API server reads "metadata" only: another namespace's role
+		// under "Metadata" is nothing, for the webhook and for check.
+		{name: "a field name in another case",
+			object: fmt.Sprintf(sa, "api", "shop", `example.com/team: shop`) +
+				"Metadata:\n  annotations: {keyless.dev/aws-role: billing-api}\n"},
 		{name: "Deployment without a ServiceAccount gets its own",
 			object: fmt.Sprintf(deploy, "web", "shop", `keyless.dev/gcp-service-account: shop-web@shop-project.iam.gserviceaccount.com`, "")},
 		{name: "Deployment with a Google service account of another project",
