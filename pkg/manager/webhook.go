@@ -47,7 +47,7 @@ func (p parts) addWebhook(lookup admission.Lookup) {
 // policy's prefix lookups, counting the Namespace store's changes through
 // an index of its own.
 func NewLookup(ctx context.Context, c cache.Cache) (admission.Lookup, error) {
-	l := &cacheLookup{r: c, names: &namespaceNames{}}
+	l := &cacheLookup{r: c, names: &namespaceNames{}, waiting: make(chan struct{}, namespaceWaiters)}
 	var err error
 	if l.serviceAccounts, err = sharedInformer(ctx, c, &corev1.ServiceAccount{}); err != nil {
 		return nil, err
@@ -83,6 +83,8 @@ type cacheLookup struct {
 	// synced is set once both informers have synced: until then every
 	// read waits for them, as a read through the cache does.
 	synced atomic.Bool
+	// waiting holds a token per request waiting for its namespace.
+	waiting chan struct{}
 }
 
 func (l *cacheLookup) waitForSync(ctx context.Context) error {
@@ -133,42 +135,69 @@ func (l *cacheLookup) Users(ctx context.Context, namespace, serviceAccount strin
 // The API server admits objects only into namespaces that exist, so a
 // namespace missing from the cache was created a moment ago and its event
 // has not arrived yet. Its labels are not "none": a rule that selects
-// namespaces by label would not apply. The lookup waits up to
-// namespaceWait for it, then refuses with an error, never answers nil.
+// namespaces by label would not apply. The lookup waits for it
+// (awaitNamespace), or refuses with an error; it never answers nil.
 func (l *cacheLookup) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
 	if err := l.waitForSync(ctx); err != nil {
 		return nil, err
 	}
-	wait := time.NewTimer(namespaceWait)
-	defer wait.Stop()
+	if labels, ok, err := l.cachedLabels(namespace); ok || err != nil {
+		return labels, err
+	}
+	return l.awaitNamespace(ctx, namespace)
+}
+
+func (l *cacheLookup) cachedLabels(namespace string) (map[string]string, bool, error) {
+	item, ok, err := l.namespaces.GetIndexer().GetByKey(namespace)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	ns, isNamespace := item.(*corev1.Namespace)
+	if !isNamespace {
+		return nil, false, fmt.Errorf("the cache holds a %T where Namespace %s was expected", item, namespace)
+	}
+	return ns.Labels, true, nil
+}
+
+// awaitNamespace waits up to namespaceWait for the namespace to reach the
+// cache. At most cap(l.waiting) requests wait at once: anyone who can reach
+// the webhook's port can post reviews for namespaces that do not exist,
+// and those must not pile up.
+func (l *cacheLookup) awaitNamespace(ctx context.Context, namespace string) (map[string]string, error) {
+	notYet := fmt.Errorf("namespace %s is not in Keyless's cache yet (created a moment ago?); try again", namespace)
+	select {
+	case l.waiting <- struct{}{}:
+		defer func() { <-l.waiting }()
+	default:
+		return nil, notYet
+	}
+	deadline := time.NewTimer(namespaceWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(namespacePoll)
+	defer poll.Stop()
 	for {
-		item, ok, err := l.namespaces.GetIndexer().GetByKey(namespace)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			ns, isNamespace := item.(*corev1.Namespace)
-			if !isNamespace {
-				return nil, fmt.Errorf("the cache holds a %T where Namespace %s was expected", item, namespace)
-			}
-			return ns.Labels, nil
-		}
 		select {
-		case <-wait.C:
-			return nil, fmt.Errorf("namespace %s is not in Keyless's cache yet (created a moment ago?); try again", namespace)
+		case <-deadline.C:
+			return nil, notYet
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for namespace %s in the cache: %w", namespace, ctx.Err())
-		case <-time.After(namespacePoll):
+		case <-poll.C:
+		}
+		if labels, ok, err := l.cachedLabels(namespace); ok || err != nil {
+			return labels, err
 		}
 	}
 }
 
-// How long NamespaceLabels waits for a namespace to reach the cache, and
-// how often it looks; the webhook's timeout is 5 s.
+// How long NamespaceLabels waits for a namespace to reach the cache, how
+// often it looks, and how many requests may wait at once; the webhook's
+// timeout is 5 s.
 var (
 	namespaceWait = 3 * time.Second
 	namespacePoll = 10 * time.Millisecond
 )
+
+const namespaceWaiters = 32
 
 func (l *cacheLookup) Bindings(ctx context.Context, identityKey string) ([]string, error) {
 	return workload.Bindings(ctx, l.r, identityKey)

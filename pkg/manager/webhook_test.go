@@ -190,7 +190,7 @@ func TestNamespaceLabelsOfANamespaceNotCachedYet(t *testing.T) {
 	namespaceWait = 300 * time.Millisecond
 	t.Cleanup(func() { namespaceWait = prevWait })
 	inf := toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, &corev1.Namespace{}, 0, toolscache.Indexers{})
-	l := &cacheLookup{namespaces: inf, names: &namespaceNames{store: inf.GetStore()}}
+	l := &cacheLookup{namespaces: inf, names: &namespaceNames{store: inf.GetStore()}, waiting: make(chan struct{}, 2)}
 	l.synced.Store(true)
 	ctx := context.Background()
 
@@ -208,5 +208,17 @@ func TestNamespaceLabelsOfANamespaceNotCachedYet(t *testing.T) {
 	cancel()
 	if _, err := l.NamespaceLabels(short, "other"); !errors.Is(err, context.Canceled) {
 		t.Errorf("a request that ends while waiting: %v", err)
+	}
+	// Reviews posted for namespaces that do not exist do not pile up: with
+	// every place taken, the next one is refused at once.
+	l.waiting <- struct{}{}
+	l.waiting <- struct{}{}
+	start := time.Now()
+	if _, err := l.NamespaceLabels(ctx, "nowhere"); err == nil || time.Since(start) > namespaceWait/2 {
+		t.Errorf("with every place taken: %v after %v, want an error at once", err, time.Since(start))
+	}
+	<-l.waiting
+	if labels, err := l.NamespaceLabels(ctx, "fresh"); err != nil || labels["tier"] != "prod" {
+		t.Errorf("a cached namespace with every place taken: %v, %v", labels, err)
 	}
 }
