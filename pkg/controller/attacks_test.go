@@ -610,9 +610,27 @@ func TestAttackNamespaceNotCachedYet(t *testing.T) {
 	}
 }
 
-// The deletion of a ServiceAccount does not wait for its namespace to reach
-// the cache: removing what was granted never waits.
-func TestDeletionDoesNotWaitForTheNamespace(t *testing.T) {
+// Removing what was granted never waits for the namespace to reach the
+// cache: neither a deletion nor a connection taken away.
+func TestRemovalDoesNotWaitForTheNamespace(t *testing.T) {
+	t.Run("connection removed", func(t *testing.T) {
+		ctx := context.Background()
+		f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAzureIdentity, azA)))
+		f.s.Policy = testPolicy(t, "rules: []")
+		f.mustSync()
+		if err := f.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}); err != nil {
+			t.Fatal(err)
+		}
+		f.setAnnotations(kv())
+		f.mustSync()
+		if ops := f.provs[cloud.Azure].ops(); !slices.Equal(ops, []string{"Ensure " + azIDA, "Remove " + azIDA}) {
+			t.Errorf("calls %q, want the credential made and removed", ops)
+		}
+	})
+	t.Run("deletion", testDeletionDoesNotWaitForTheNamespace)
+}
+
+func testDeletionDoesNotWaitForTheNamespace(t *testing.T) {
 	ctx := context.Background()
 	f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAzureIdentity, azA)))
 	f.s.Policy = testPolicy(t, "rules: []")

@@ -42,10 +42,12 @@ type rules struct {
 // created a moment ago and its event has not arrived: its labels are not
 // "none", since a rule that selects namespaces by label would then not
 // apply. Until it is cached, nothing is granted (errNamespaceNotCached,
-// retried; the namespace's arrival also queues its ServiceAccounts). A
-// deletion does not wait for it.
+// retried; the namespace's arrival also queues its ServiceAccounts).
+// Removals do not wait for it: a deletion, or a ServiceAccount that no
+// longer connects anything.
 func (s *CloudSyncer) rulesFor(ctx context.Context, sa *corev1.ServiceAccount, conns annotations.Connections) (*rules, error) {
-	return s.rulesIn(ctx, sa.Namespace, sa.Name, conns, true, sa.DeletionTimestamp.IsZero())
+	grants := sa.DeletionTimestamp.IsZero() && !conns.Empty()
+	return s.rulesIn(ctx, sa.Namespace, sa.Name, conns, true, grants)
 }
 
 // errNamespaceNotCached: see rulesFor.
