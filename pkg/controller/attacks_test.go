@@ -649,3 +649,55 @@ func testDeletionDoesNotWaitForTheNamespace(t *testing.T) {
 		t.Errorf("the ServiceAccount is still there: finalizers %v", sa.Finalizers)
 	}
 }
+
+// The ServiceAccount's owner writes the status annotation too: a forged
+// "adopted" must not make Keyless leave the object it made in the cloud,
+// off its records, when the connection goes, the ServiceAccount is
+// deleted or the policy revokes the identity.
+func TestAttackForgedAdoptedStatus(t *testing.T) {
+	forged := func(identity string) string {
+		return statusValue(Status{State: StateReady, Identity: identity, Adopted: true})
+	}
+	t.Run("connection removed", func(t *testing.T) {
+		f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA, annotations.KeyStatusGCP, forged(gsaA))))
+		f.mustSync()
+		f.setAnnotations(kv())
+		f.mustSync()
+		if ops := f.provs[cloud.GCP].ops(); !slices.Equal(ops, []string{"Ensure " + gsaA, "Remove " + gsaA}) {
+			t.Errorf("calls %q, want the member made and removed", ops)
+		}
+		if recs := f.records(cloud.GCP); len(recs) != 0 {
+			t.Errorf("records left: %+v", recs)
+		}
+	})
+	t.Run("switch, then deletion", func(t *testing.T) {
+		f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyAWSRole, roleA), annotations.Finalizer))
+		f.mustSync()
+		sa := f.sa()
+		sa.Annotations[annotations.KeyAWSRole] = roleB
+		sa.Annotations[annotations.KeyStatusAWS] = forged(roleB)
+		if err := f.c.Update(context.Background(), sa); err != nil {
+			t.Fatal(err)
+		}
+		f.mustSync()
+		f.deleteSA()
+		f.mustSync()
+		if ops := f.provs[cloud.AWS].ops(); !slices.Contains(ops, "Remove "+roleB) {
+			t.Errorf("calls %q: the association for %s was never removed", ops, roleB)
+		}
+		if recs := f.records(cloud.AWS); len(recs) != 0 {
+			t.Errorf("records left: %+v", recs)
+		}
+	})
+	t.Run("revoked by the policy", func(t *testing.T) {
+		f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA, annotations.KeyStatusGCP, forged(gsaA))))
+		f.s.Policy = testPolicy(t, "rules: []")
+		f.mustSync()
+		f.s.Policy = testPolicy(t, "existingViolations: remove", "rules: [{name: other, gcpServiceAccounts: ['other-*@*']}]")
+		f.now = f.now.Add(syncResync)
+		f.mustSync()
+		if ops := f.provs[cloud.GCP].ops(); !slices.Contains(ops, "Remove "+gsaA) {
+			t.Errorf("calls %q: the revoked member was never removed", ops)
+		}
+	})
+}

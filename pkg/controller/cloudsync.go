@@ -340,7 +340,10 @@ func between(d, lo, hi time.Duration) bool { return d >= lo && d < hi }
 // recorded returns the records of this cloud's objects for the
 // ServiceAccount, plus the identity of a status that has none (written by
 // the webhook at admission, or by an older version of Keyless), which may
-// still name an object.
+// still name an object. The ServiceAccount's owner can write the status
+// too, so it never says an object was adopted: only a record does, written
+// from the cloud's answer to a first Ensure; adopted objects are never
+// removed.
 func (r *run) recorded(ctx context.Context) ([]record.Entry, error) {
 	var out []record.Entry
 	out, err := r.s.Records.For(ctx, string(r.c), r.subject.Namespace, r.subject.Name)
@@ -349,7 +352,7 @@ func (r *run) recorded(ctx context.Context) ([]record.Entry, error) {
 	}
 	if b := r.before; b != nil && b.Identity != "" && !recordedFor(out, b.Identity) {
 		e := record.Entry{Cloud: string(r.c), Namespace: r.subject.Namespace, ServiceAccount: r.subject.Name,
-			Identity: b.Identity, ID: b.ID, Adopted: b.Adopted, Synthetic: true}
+			Identity: b.Identity, ID: b.ID, Synthetic: true}
 		if b.ID != "" || b.State == StateReady {
 			// Made by an older version of Keyless: put it on record.
 			e.Synthetic = false
