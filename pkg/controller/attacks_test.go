@@ -701,3 +701,27 @@ func TestAttackForgedAdoptedStatus(t *testing.T) {
 		}
 	})
 }
+
+// The connection and its status removed in one patch: the update must
+// reach the reconcile that removes the object at once, not at the next
+// resync, some ten minutes later.
+func TestAttackConnectionAndStatusRemovedTogether(t *testing.T) {
+	connected := serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA,
+		annotations.KeyStatusGCP, statusValue(Status{State: StateReady, Identity: gsaA})), annotations.Finalizer)
+	stripped := serviceAccount(kv(), annotations.Finalizer)
+	for _, tt := range []struct {
+		name     string
+		old, new client.Object
+		want     bool
+	}{
+		{"connection and status removed", connected, stripped, true},
+		{"connection added", stripped, connected, true},
+		{"nothing of this cloud before or after", stripped, serviceAccount(kv("example.com/x", "y"), annotations.Finalizer), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := concernsCloud(cloud.GCP).Update(event.UpdateEvent{ObjectOld: tt.old, ObjectNew: tt.new}); got != tt.want {
+				t.Errorf("passed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -54,7 +54,7 @@ func (r *CloudReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("cloud-" + string(r.Cloud)).
 		WatchesRawSource(r.Sources.kind(c, &corev1.ServiceAccount{}, &handler.EnqueueRequestForObject{},
-			predicate.NewPredicateFuncs(func(o client.Object) bool { return concerns(o, r.Cloud) }), ignoreOwnWrites)).
+			concernsCloud(r.Cloud), ignoreOwnWrites)).
 		// A namespace's labels select policy rules, and a new namespace
 		// takes the identities named after it back from the namespaces
 		// whose names start like it: re-check at once, not at the resync.
@@ -134,6 +134,18 @@ func (r *CloudReconciler) gone(ctx context.Context, key types.NamespacedName, ui
 		return g.Gone(ctx, key, uid)
 	}
 	return reconcile.Result{}, nil
+}
+
+// concernsCloud passes the events of ServiceAccounts that concern cloud
+// c; an update passes when either version does, so that a connection and
+// its status removed in one write still reach the reconcile that removes
+// the object, at once rather than at the next resync.
+func concernsCloud(c cloud.Name) predicate.Funcs {
+	p := predicate.NewPredicateFuncs(func(o client.Object) bool { return concerns(o, c) })
+	p.UpdateFunc = func(e event.UpdateEvent) bool {
+		return e.ObjectOld != nil && concerns(e.ObjectOld, c) || e.ObjectNew != nil && concerns(e.ObjectNew, c)
+	}
+	return p
 }
 
 // concerns reports whether o has anything for cloud c to do: a connection,
