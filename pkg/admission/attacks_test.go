@@ -208,3 +208,65 @@ func TestAttackRetainAddedByUpdate(t *testing.T) {
 		t.Errorf("an update that leaves an earlier retain alone is denied: %+v", resp.Result)
 	}
 }
+
+// An update that leaves the annotations alone but runs the pods as another
+// ServiceAccount gives the connections to that ServiceAccount: they are
+// new there, and judged as at creation.
+func TestAttackServiceAccountSwitchedByUpdate(t *testing.T) {
+	p, err := policy.Parse([]byte("apiVersion: keyless.dev/v1alpha1\nkind: ConnectionPolicy\nspec:\n  rules:\n" +
+		"    - name: per-serviceaccount\n      awsRoles: [\"${namespace}-${serviceAccount}\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asAPI := runningAs(deployment("app", kAWS, ns+"-api"), "api")
+	asBilling := runningAs(deployment("app", kAWS, ns+"-api"), "billing")
+	tests := []struct {
+		name        string
+		body        func(t *testing.T) []byte
+		wantAllowed bool
+	}{
+		{"created to run as billing: denied", func(t *testing.T) []byte {
+			return admissionReview(t, "CREATE", asBilling)
+		}, false},
+		{"updated from api to billing: denied", func(t *testing.T) []byte {
+			return withOld(t, admissionReview(t, "UPDATE", asBilling), asAPI)
+		}, false},
+		{"updated, still as api: allowed", func(t *testing.T) []byte {
+			return withOld(t, admissionReview(t, "UPDATE", asAPI), asAPI)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHandler(nil)
+			h.Policy = func() *policy.Policy { return p }
+			resp := decodeResponse(t, post(h, tt.body(t)), testUID)
+			if resp.Allowed != tt.wantAllowed {
+				t.Fatalf("allowed = %v, want %v (%+v)", resp.Allowed, tt.wantAllowed, resp.Result)
+			}
+			if !tt.wantAllowed && !strings.Contains(resp.Result.Message, `rule "per-serviceaccount"`) {
+				t.Errorf("message %q does not name the rule", resp.Result.Message)
+			}
+		})
+	}
+}
+
+// A workload named "default" (or generated from "default-") whose pods
+// would run as a ServiceAccount named after it: the namespace's "default"
+// ServiceAccount, which every pod without one runs as.
+func TestAttackWorkloadNamedDefault(t *testing.T) {
+	named := deployment("default", kAWS, ns+"-api")
+	generated := deployment("", kAWS, ns+"-api")
+	generated.GenerateName = "default-"
+	for _, d := range []*metav1.ObjectMeta{&named.ObjectMeta, &generated.ObjectMeta} {
+		t.Run(d.Name+d.GenerateName, func(t *testing.T) {
+			obj := named
+			if d.GenerateName != "" {
+				obj = generated
+			}
+			resp := decodeResponse(t, post(newHandler(nil), admissionReview(t, "CREATE", obj)), testUID)
+			if resp.Allowed || !strings.Contains(resp.Result.Message, `must run as its own ServiceAccount, not "default"`) {
+				t.Errorf("answer %+v, want a denial that says why", resp.Result)
+			}
+		})
+	}
+}

@@ -170,7 +170,7 @@ func (d *Decider) serviceAccount(ctx context.Context, in *Input, dec *Decision) 
 		dec.deny(RuleAnnotations, tolerated(in, obj.Metadata, errs))
 		return nil
 	}
-	if obj.Metadata.Name == "default" && !d.newConnections(in, conns).Empty() {
+	if obj.Metadata.Name == "default" && !d.newConnections(in, "", conns).Empty() {
 		dec.deny(RuleMutation, field.ErrorList{field.Forbidden(field.NewPath("metadata", "annotations"), defaultServiceAccount)})
 		return nil
 	}
@@ -228,10 +228,26 @@ func sameKeylessAnnotations(a, b map[string]string) bool {
 	return true
 }
 
+// ranAs is the ServiceAccount the pods of the old workload ran as, the one
+// Keyless gives a connected workload instead of "default" included.
+func ranAs(old *mutation.Workload, t *mutation.PodTemplate) string {
+	if sa := t.ServiceAccountName(); sa != "" && sa != "default" {
+		return sa
+	}
+	return old.Name()
+}
+
 // newConnections keeps the connections of conns that an UPDATE adds or
 // changes (all of them on a CREATE, or when the old object is unreadable).
-func (d *Decider) newConnections(in *Input, conns annotations.Connections) annotations.Connections {
+//
+// sa is the ServiceAccount the pods run as once admitted (for a workload;
+// "" for a ServiceAccount): when an update changes it, every connection is
+// new to the ServiceAccount that gets it.
+func (d *Decider) newConnections(in *Input, sa string, conns annotations.Connections) annotations.Connections {
 	if old := in.old(); old != nil {
+		if t, _ := old.PodTemplate(); t != nil && sa != "" && ranAs(old, t) != sa {
+			return conns
+		}
 		before, _ := annotations.Parse(old.Metadata.Annotations, d.Options.Parse)
 		return onlyChanged(conns, before)
 	}

@@ -26,7 +26,7 @@ func (d *Decider) checkPolicy(ctx context.Context, in *Input, sa, workloadRef st
 	// status write, an unrelated edit) must not be refused. Workload-level
 	// rules (requireConnection) hold on every admission of a workload: an
 	// update that removes its last connection is judged like a create.
-	changed := d.newConnections(in, conns)
+	changed := d.newConnections(in, workloadSA(workloadRef, sa), conns)
 	if changed.Empty() && !conns.Empty() {
 		return nil
 	}
@@ -96,4 +96,13 @@ func onlyChanged(now, before annotations.Connections) annotations.Connections {
 		}
 	}
 	return now
+}
+
+// workloadSA is sa for a workload (workloadRef set), "" for a
+// ServiceAccount, whose name an update cannot change.
+func workloadSA(workloadRef, sa string) string {
+	if workloadRef == "" {
+		return ""
+	}
+	return sa
 }

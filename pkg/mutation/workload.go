@@ -176,7 +176,9 @@ func serviceAccountOps(w *Workload, tmpl *PodTemplate, paths templatePaths,
 	name := w.Name()
 	switch {
 	case !conns.Empty() && (sa == "" || sa == "default"):
-		if opts.DenyDefaultServiceAccount || name == "" {
+		// A workload named "default" (or generated from "default-") would
+		// get "default" itself.
+		if opts.DenyDefaultServiceAccount || name == "" || name == "default" {
 			errs = append(errs, field.Required(tmplPath().Child("spec", "serviceAccountName"),
 				"a workload with keyless.dev connections must run as its own ServiceAccount, not \"default\" "+
 					"(which every pod in the namespace shares); set serviceAccountName"))
