@@ -725,3 +725,50 @@ func TestAttackConnectionAndStatusRemovedTogether(t *testing.T) {
 		})
 	}
 }
+
+// The ServiceAccount's owner writes a status naming an identity Keyless
+// may not touch (another project's), then deletes the ServiceAccount: the
+// removal Keyless tries fails for good, and must not hold the deletion,
+// nor retry at the pace of a transient error, spending the cloud's shared
+// request budget.
+func TestAttackForgedStatusHoldsDeletion(t *testing.T) {
+	const victim = "victim-sa@other-project.iam.gserviceaccount.com"
+	for _, state := range []string{StatePending, StateReady} {
+		t.Run(state, func(t *testing.T) {
+			f := newSyncFixture(t, allClouds, serviceAccount(kv(annotations.KeyGCPServiceAccount, gsaA), annotations.Finalizer))
+			f.provs[cloud.GCP].remove = func(c cloud.Connection) (cloud.Result, error) {
+				if c.GCP.Email == victim {
+					return cloud.Result{}, fmt.Errorf("getIamPolicy: 403: %w", cloud.ErrPermission)
+				}
+				return cloud.Result{Action: cloud.Deleted}, nil
+			}
+			f.mustSync()
+			sa := f.sa()
+			sa.Annotations[annotations.KeyStatusGCP] = statusValue(Status{State: state, Identity: victim})
+			if err := f.c.Update(context.Background(), sa); err != nil {
+				t.Fatal(err)
+			}
+			f.deleteSA()
+			f.mustSync()
+			if sa := f.sa(); sa != nil {
+				t.Fatalf("the ServiceAccount is still terminating: finalizers %v", sa.Finalizers)
+			}
+			if !slices.Contains(f.provs[cloud.GCP].ops(), "Remove "+gsaA) {
+				t.Errorf("calls %q: the member Keyless made was not removed", f.provs[cloud.GCP].ops())
+			}
+			// What the status named stays on record, for the sweep.
+			for _, e := range f.records(cloud.GCP) {
+				if e.Identity != victim || !e.FromStatus {
+					t.Errorf("record %+v left", e)
+				}
+			}
+			// The sweep's retry fails for good too: no error, so no retry
+			// before the next sweep.
+			one := *f.s
+			one.Cloud = cloud.GCP
+			if _, err := one.Gone(context.Background(), types.NamespacedName{Namespace: testNS, Name: testSA}, ""); err != nil {
+				t.Errorf("Gone: %v, want no error (the next sweep tries again)", err)
+			}
+		})
+	}
+}

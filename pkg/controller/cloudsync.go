@@ -354,8 +354,9 @@ func (r *run) recorded(ctx context.Context) ([]record.Entry, error) {
 		e := record.Entry{Cloud: string(r.c), Namespace: r.subject.Namespace, ServiceAccount: r.subject.Name,
 			Identity: b.Identity, ID: b.ID, Synthetic: true}
 		if b.ID != "" || b.State == StateReady {
-			// Made by an older version of Keyless: put it on record.
-			e.Synthetic = false
+			// Made by an older version of Keyless: put it on record,
+			// saying that only the status says so.
+			e.Synthetic, e.FromStatus = false, true
 			if r.sa != nil {
 				e.UID = string(r.sa.UID)
 			}
@@ -407,12 +408,15 @@ func (r *run) intent(ctx context.Context, records []record.Entry, identity strin
 // of Keyless's made. The object's ID goes with it, but is not worth a write
 // of its own: the status holds it too, and a removal without it finds the
 // object by listing.
+//
+// A record put there from a status is Keyless's own once it has ensured
+// the object.
 func (r *run) recordResult(ctx context.Context, e *record.Entry, first bool, res cloud.Result) error {
 	adopted := e.Adopted || (first && res.Action == cloud.Adopted)
-	if e.Adopted == adopted {
+	if e.Adopted == adopted && !e.FromStatus {
 		return nil
 	}
-	e.ID, e.Adopted = res.ID, adopted
+	e.ID, e.Adopted, e.FromStatus = res.ID, adopted, false
 	return r.s.Records.Put(ctx, e)
 }
 
@@ -446,7 +450,8 @@ func (r *run) retire(ctx context.Context, e record.Entry, gone bool) error {
 
 // retireAll retires the objects of a connection that went away. An object
 // of a cloud that is no longer configured stays on record, to be removed
-// once it is configured again, and holds nothing up.
+// once it is configured again, and holds nothing up. Nor does an object
+// that only a status names (statusOnly) whose removal fails for good.
 func (r *run) retireAll(ctx context.Context, records []record.Entry) error {
 	for _, e := range records {
 		err := r.retire(ctx, e, true)
@@ -454,11 +459,25 @@ func (r *run) retireAll(ctx context.Context, records []record.Entry) error {
 			r.s.Recorder.Eventf(r.sa, nil, corev1.EventTypeWarning, ReasonCloudDisabled, "Delete", "%s", err)
 			continue
 		}
+		if statusOnly(e, err) && r.sa != nil {
+			r.s.Recorder.Eventf(r.sa, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Delete",
+				"%s; only a status names this object, which the ServiceAccount's owner can write, so it does not "+
+					"hold the deletion (a record of it stays for the sweep)", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// statusOnly reports whether err, from retiring e, fails for good on an
+// object that nothing but a status says Keyless made: a status the
+// ServiceAccount's owner may have written, naming an identity Keyless may
+// not touch. Retrying it cannot help, and must not hold anything up.
+func statusOnly(e record.Entry, err error) bool {
+	return err != nil && (e.Synthetic || e.FromStatus) && cloud.Permanent(err)
 }
 
 // keep reports whether a retained object stays: retain was asked for and

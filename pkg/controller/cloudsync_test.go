@@ -658,6 +658,7 @@ func TestSyncDeletion(t *testing.T) {
 		configured   []cloud.Name
 		annots       map[string]string
 		finalizers   []string
+		recorded     bool // the statuses' objects are on record, as Keyless writes them
 		remove       map[cloud.Name]func(cloud.Connection) (cloud.Result, error)
 		wantOps      map[cloud.Name][]string
 		wantReleased bool // our finalizer removed
@@ -711,10 +712,22 @@ func TestSyncDeletion(t *testing.T) {
 			name:       "permanent failure keeps the finalizer",
 			configured: allClouds,
 			annots:     annots,
+			recorded:   true,
 			remove:     map[cloud.Name]func(cloud.Connection) (cloud.Result, error){cloud.AWS: answer(cloud.Result{}, fmt.Errorf("eks: %w", cloud.ErrPermission))},
 			wantOps:    map[cloud.Name][]string{cloud.AWS: {"Remove " + roleA}, cloud.GCP: {"Remove " + gsaA}},
 			wantErr:    true,
 			wantEvents: map[string]int{"Warning " + ReasonCloudFailed: 1},
+		},
+		{
+			// Only the status says Keyless made it: the owner may have
+			// written it, naming an identity Keyless may not touch.
+			name:         "permanent failure on an object only a status names lets go",
+			configured:   allClouds,
+			annots:       annots,
+			remove:       map[cloud.Name]func(cloud.Connection) (cloud.Result, error){cloud.AWS: answer(cloud.Result{}, fmt.Errorf("eks: %w", cloud.ErrPermission))},
+			wantOps:      map[cloud.Name][]string{cloud.AWS: {"Remove " + roleA}, cloud.GCP: {"Remove " + gsaA}},
+			wantReleased: true,
+			wantEvents:   map[string]int{"Warning " + ReasonCloudFailed: 1},
 		},
 		{
 			name:         "retained",
@@ -749,6 +762,14 @@ func TestSyncDeletion(t *testing.T) {
 			f := newSyncFixture(t, tt.configured, serviceAccount(tt.annots, append([]string{annotations.Finalizer}, tt.finalizers...)...))
 			for c, fn := range tt.remove {
 				f.provs[c].remove = fn
+			}
+			if tt.recorded {
+				for c, id := range map[cloud.Name]string{cloud.AWS: roleA, cloud.GCP: gsaA} {
+					e := &record.Entry{Cloud: string(c), Namespace: testNS, ServiceAccount: testSA, UID: string(f.sa().UID), Identity: id}
+					if err := f.s.Records.Put(context.Background(), e); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 			f.deleteSA()
 			res, err := f.sync()

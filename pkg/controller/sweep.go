@@ -68,6 +68,12 @@ func (r *run) orphan(ctx context.Context, e record.Entry, uid types.UID) error {
 				"cloud", r.c, "namespace", e.Namespace, "serviceAccount", e.ServiceAccount, "identity", e.Identity)
 			return nil
 		}
+		if statusOnly(e, err) {
+			// Tried again at the next sweep, not at once.
+			r.s.Recorder.Eventf(regarding, nil, corev1.EventTypeWarning, ReasonCloudFailed, "Sweep",
+				"%s of %s/%s, named only by a status: %s", cloudObject(r.c), e.Namespace, e.ServiceAccount, err)
+			return nil
+		}
 		return err
 	}
 	if err := r.s.Records.Delete(ctx, e); err != nil {

@@ -45,6 +45,7 @@ const (
 	keyAdopted        = "adopted"
 	keyRetain         = "retain"
 	keyRetained       = "retained"
+	keyFromStatus     = "fromStatus"
 	keySince          = "since"
 )
 
@@ -78,6 +79,11 @@ type Entry struct {
 	// names an identity without a record (written at admission, or by an
 	// older version of Keyless).
 	Synthetic bool
+	// FromStatus: put on record from a status that named an identity
+	// without a record (an older version of Keyless's, or one the
+	// ServiceAccount's owner wrote), until Keyless ensures the object
+	// itself. Nothing but that status says Keyless made it.
+	FromStatus bool
 
 	resourceVersion string
 }
@@ -163,7 +169,7 @@ func FromConfigMap(cm *corev1.ConfigMap) (Entry, bool) {
 		Cloud: cm.Labels[LabelCloud], Namespace: d[keyNamespace], ServiceAccount: d[keyServiceAccount],
 		UID: d[keyUID], Identity: d[keyIdentity], ID: d[keyID],
 		Adopted: d[keyAdopted] == "true", Retain: d[keyRetain] == "true", Retained: d[keyRetained] == "true",
-		Since: since, resourceVersion: cm.ResourceVersion,
+		FromStatus: d[keyFromStatus] == "true", Since: since, resourceVersion: cm.ResourceVersion,
 	}, true
 }
 
@@ -172,7 +178,7 @@ func (e *Entry) configMap(namespace string) *corev1.ConfigMap {
 	if len(ns) > 63 { // a label value's limit; namespace names fit, but be safe
 		ns = ns[:63]
 	}
-	return &corev1.ConfigMap{
+	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: Name(e.Cloud, e.Namespace, e.ServiceAccount, e.Identity), Namespace: namespace,
 			ResourceVersion: e.resourceVersion,
@@ -186,6 +192,10 @@ func (e *Entry) configMap(namespace string) *corev1.ConfigMap {
 			keySince: e.Since.UTC().Format(time.RFC3339),
 		},
 	}
+	if e.FromStatus {
+		cm.Data[keyFromStatus] = "true"
+	}
+	return cm
 }
 
 // Put writes e: it creates the record, or updates the one of the same
