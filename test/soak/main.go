@@ -129,7 +129,7 @@ func run(ctx context.Context, c runConfig, logs io.Writer, logf func(string, ...
 		fmt.Fprintf(&b, "holder before: %s\nholder after:  %s\n", r.OldHolder, r.NewHolder)
 		fmt.Fprintf(&b, "takeover=%s bound=%s (lease %s + renew deadline %s) elapsed=%s\n", r.Takeover.Round(time.Millisecond),
 			r.Bound, c.Lease, c.Lease*2/3, r.Elapsed.Round(time.Second))
-		fmt.Fprintf(&b, "writes per cloud (associations created, PutCredential and SetIamPolicy calls): %s for %d connections each\n", th.FormatCounts(r.Creates), c.Connections)
+		fmt.Fprintf(&b, "writes per cloud (associations created, credential PUTs applied, SetIamPolicy calls): %s for %d connections each\n", th.FormatCounts(r.Creates), c.Connections)
 		b.WriteString(r.Report.String())
 		for _, cl := range clouds {
 			fmt.Fprintf(&b, "calls %s: %s\n", cl, th.FormatCounts(r.Calls[cl]))

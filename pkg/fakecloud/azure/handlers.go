@@ -111,6 +111,7 @@ func (s *Server) apply(rt route, op string, p *credentialProps) (int, any, *clou
 		if err != nil {
 			return 0, nil, err
 		}
+		s.written++
 		if created {
 			return http.StatusCreated, c.json(id), nil
 		}

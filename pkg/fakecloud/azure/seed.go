@@ -146,3 +146,13 @@ func (s *Server) Overlaps() int {
 	defer s.mu.Unlock()
 	return s.overlaps
 }
+
+// Written counts the PUTs of credentials that were applied, a rewrite of
+// an unchanged credential included: unlike the PutCredential calls, not
+// those refused (faults, overlaps) or cut off before their body arrived
+// (a client killed mid-request).
+func (s *Server) Written() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.written
+}

@@ -41,6 +41,7 @@ type Server struct {
 	identities map[string]*identity
 	writing    map[string]bool // identity keys with a write in flight
 	overlaps   int
+	written    int // PUTs applied
 	window     time.Duration
 	pageSize   int
 	// maxPageSize caps pages whatever $top says; 0: no cap.

@@ -141,3 +141,23 @@ func TestCredentialLimit(t *testing.T) {
 		t.Errorf("replacing one of 20: %d %v, want 200", r.status, r.body)
 	}
 }
+
+// TestWrittenCountsAppliedPuts: a PUT whose body did not arrive whole (a
+// client killed mid-request) is a call but writes nothing; a rewrite of
+// an unchanged credential writes.
+func TestWrittenCountsAppliedPuts(t *testing.T) {
+	s, hs := newTestServer(t)
+	cut := putBodyFor("system:serviceaccount:shop:web", aud)
+	call(t, hs, http.MethodPut, credPath("web")+v, cut[:len(cut)/2])
+	if got, calls := s.Written(), s.Calls()[OpPutCredential]; got != 0 || calls != 1 {
+		t.Errorf("after a cut-off PUT: written %d, calls %d; want 0 and 1", got, calls)
+	}
+	for range 2 {
+		if r := call(t, hs, http.MethodPut, credPath("web")+v, cut); r.status >= 300 {
+			t.Fatalf("PUT: %d %s", r.status, r.errorMessage())
+		}
+	}
+	if got := s.Written(); got != 2 {
+		t.Errorf("written %d after two PUTs, want 2", got)
+	}
+}
