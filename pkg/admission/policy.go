@@ -10,6 +10,7 @@ import (
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/policy"
 	"github.com/keyless-dev/keyless/pkg/policystore"
+	"github.com/keyless-dev/keyless/pkg/workload"
 )
 
 // checkPolicy evaluates the policy on the object's new or changed
@@ -50,9 +51,14 @@ func (d *Decider) checkPolicy(ctx context.Context, in *Input, sa, workloadRef st
 			got, err := lookup.Bindings(ctx, key)
 			if err != nil {
 				lookupErr = err
+				return nil
 			}
 			self := in.Namespace + "/" + sa
-			return slices.DeleteFunc(got, func(s string) bool { return s == self })
+			got = slices.DeleteFunc(got, func(s string) bool { return s == self })
+			if got, err = workload.Standing(ctx, lookup, p, d.Options.Parse, d.Options.Cluster, key, got); err != nil {
+				lookupErr = err
+			}
+			return got
 		},
 	})
 	if lookupErr != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/keyless-dev/keyless/pkg/annotations"
 	"github.com/keyless-dev/keyless/pkg/cloud"
@@ -85,8 +87,13 @@ func (s *CloudSyncer) rulesIn(ctx context.Context, namespace, name string, conns
 			got, err := workload.Bindings(ctx, s.Client, key)
 			if err != nil {
 				lookupErr = err
+				return nil
 			}
-			return slices.DeleteFunc(got, func(b string) bool { return b == self })
+			got = slices.DeleteFunc(got, func(b string) bool { return b == self })
+			if got, err = workload.Standing(ctx, clientHolders{s.Client}, r.p, s.Options, s.Cluster, key, got); err != nil {
+				lookupErr = err
+			}
+			return got
 		},
 	}
 	r.retainAllowed = r.p.RetainAllowed(namespace, labels)
@@ -186,4 +193,28 @@ func (r *run) refuse(ctx context.Context, identity string, v *policy.Violation, 
 		r.event(ctx, corev1.EventTypeWarning, ReasonPolicyViolation, "%s: %s", cloudTitle(r.c), st.Message)
 	}
 	return st, nil
+}
+
+// clientHolders reads the holders of an identity (workload.Standing)
+// through the controller's client.
+type clientHolders struct{ r client.Reader }
+
+func (h clientHolders) ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error) {
+	sa := &corev1.ServiceAccount{}
+	if err := h.r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, sa); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("reading ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	return sa.Annotations, true, nil
+}
+
+func (h clientHolders) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
+	labels, _, err := workload.NamespaceLabels(ctx, h.r, namespace)
+	return labels, err
+}
+
+func (h clientHolders) Namespaces(ctx context.Context, prefix string) ([]string, error) {
+	return workload.Namespaces(ctx, h.r, prefix)
 }

@@ -404,3 +404,25 @@ func plural(n int, s string) string {
 	}
 	return s + "s"
 }
+
+// Binds reports whether in's connections bind the identity with key (see
+// IdentityKey) in a way the policy lets stand: no enforce-mode violation
+// about that cloud or the namespace, uniqueIdentity aside. For
+// uniqueIdentity, a binding the policy refuses in its own namespace (the
+// controller does not make it, or removes it) must not keep the identity
+// from the namespace that owns it.
+func (p *Policy) Binds(in Input, key string) bool {
+	in.OtherBindings = nil // no uniqueIdentity: it is what asks
+	for _, cl := range annotations.Clouds {
+		if IdentityKey(cl.Name, in.Connections, in.Cluster) != key {
+			continue
+		}
+		for _, v := range p.Evaluate(in) {
+			if v.Mode == Enforce && (v.Cloud == cl.Name || v.Cloud == "") {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -311,6 +311,41 @@ func TestEvaluateUniqueIdentity(t *testing.T) {
 	}
 }
 
+// TestBinds: a binding counts for uniqueIdentity only where the policy
+// lets it stand in its own namespace.
+func TestBinds(t *testing.T) {
+	p := mustParse(t, rulesDoc("    - name: own\n      awsRoles: [\"${namespace}-*\"]\n"+
+		"    - name: watched\n      mode: warn\n      awsRoles: [\"none\"]\n"+
+		"    - name: unique\n      uniqueIdentity: true\n"))
+	c := conns(t, "aws-role", "team-prod-x")
+	key := IdentityKey(CloudAWS, c, Cluster{AWSAccount: "123456789012"})
+	longer := func(prefix string) []string {
+		return slices.DeleteFunc([]string{"team", "team-prod"}, func(n string) bool { return !strings.HasPrefix(n, prefix) })
+	}
+	everywhere := func(string) []string { return []string{"elsewhere"} }
+	tests := []struct {
+		name string
+		in   Input
+		want bool
+	}{
+		{"its own namespace's identity", Input{Namespace: "team-prod", ServiceAccount: "app", Connections: c, Namespaces: longer}, true},
+		{"a longer namespace's identity: refused there", Input{Namespace: "team", ServiceAccount: "app", Connections: c, Namespaces: longer}, false},
+		{"before the longer namespace exists", Input{Namespace: "team", ServiceAccount: "app", Connections: c}, true},
+		{"another key", Input{Namespace: "team-prod", ServiceAccount: "app", Connections: conns(t, "aws-role", "team-prod-y"), Namespaces: longer}, false},
+		// uniqueIdentity is not asked while it asks: no loop, no bindings.
+		{"others bind it too", Input{Namespace: "team-prod", ServiceAccount: "app", Connections: c, Namespaces: longer,
+			OtherBindings: everywhere}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Cluster = Cluster{AWSAccount: "123456789012"}
+			if got := p.Binds(tt.in, key); got != tt.want {
+				t.Errorf("Binds = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestEvaluateRequireNamespaceLabel(t *testing.T) {
 	p := mustParse(t, rulesDoc(`    - name: opt-in
       requireNamespaceLabel: keyless.dev/enabled=true

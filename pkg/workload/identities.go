@@ -78,3 +78,56 @@ func Namespaces(ctx context.Context, r client.Reader, prefix string) ([]string, 
 	}
 	return out, nil
 }
+
+// Holders reads what Standing needs to know of the ServiceAccounts that
+// bind an identity; admission.Lookup is one.
+type Holders interface {
+	ServiceAccountAnnotations(ctx context.Context, namespace, name string) (map[string]string, bool, error)
+	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
+	Namespaces(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Standing keeps of holders (the "namespace/name" of the ServiceAccounts
+// that Bindings found for identityKey) those whose binding p lets stand in
+// their own namespace (policy.Binds): one the policy refuses there must not
+// keep the identity from the namespace that owns it. A holder r cannot
+// read counts.
+func Standing(ctx context.Context, r Holders, p *policy.Policy, opts annotations.Options, cl policy.Cluster,
+	identityKey string, holders []string) ([]string, error) {
+	var out []string
+	for _, h := range holders {
+		ns, name, _ := strings.Cut(h, "/")
+		annots, found, err := r.ServiceAccountAnnotations(ctx, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		conns, errs := annotations.Parse(annots, opts)
+		if !found || len(errs) > 0 {
+			// Nothing to judge (gone since it was listed, or a reader that
+			// knows only who binds what): it counts, as every binding did.
+			out = append(out, h)
+			continue
+		}
+		labels, err := r.NamespaceLabels(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		var lookupErr error
+		in := policy.Input{Namespace: ns, NamespaceLabels: labels, ServiceAccount: name, Connections: conns, Cluster: cl,
+			Namespaces: func(prefix string) []string {
+				got, err := r.Namespaces(ctx, prefix)
+				if err != nil {
+					lookupErr = err
+				}
+				return got
+			}}
+		binds := p.Binds(in, identityKey)
+		if lookupErr != nil {
+			return nil, lookupErr
+		}
+		if binds {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
