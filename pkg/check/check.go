@@ -450,13 +450,7 @@ func (v cluster) Bindings(_ context.Context, identityKey string) ([]string, erro
 }
 
 func (v cluster) Namespaces(_ context.Context, prefix string) ([]string, error) {
-	ns := v.c.namespaces
-	i, _ := slices.BinarySearch(ns, prefix)
-	j := i
-	for j < len(ns) && strings.HasPrefix(ns[j], prefix) {
-		j++
-	}
-	return ns[i:j], nil
+	return workload.WithPrefix(v.c.namespaces, prefix), nil
 }
 
 // OnboardedLabel on a namespace makes the webhook review its workloads

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -248,12 +247,7 @@ func (n *namespaceNames) withPrefix(prefix string) []string {
 	if s == nil || s.at != n.changes.Load() {
 		s = n.rebuild()
 	}
-	i, _ := slices.BinarySearch(s.names, prefix)
-	j := i
-	for j < len(s.names) && strings.HasPrefix(s.names[j], prefix) {
-		j++
-	}
-	return s.names[i:j:j]
+	return workload.WithPrefix(s.names, prefix)
 }
 
 // rebuild sorts the store's keys. A change made after changes is read and

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,12 +49,9 @@ func Bindings(ctx context.Context, r client.Reader, identityKey string) ([]strin
 
 // NamespaceLabels returns the labels of a namespace, and false when it is
 // missing.
-//
-// With client.UnsafeDisableDeepCopy the map is the cache's own: read it,
-// never change it.
-func NamespaceLabels(ctx context.Context, r client.Reader, namespace string, opts ...client.GetOption) (map[string]string, bool, error) {
+func NamespaceLabels(ctx context.Context, r client.Reader, namespace string) (map[string]string, bool, error) {
 	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns, opts...); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			return nil, false, nil
 		}
@@ -77,6 +75,18 @@ func Namespaces(ctx context.Context, r client.Reader, prefix string) ([]string, 
 		}
 	}
 	return out, nil
+}
+
+// WithPrefix returns the run of sorted (ascending) that starts with
+// prefix, found by binary search; it shares sorted's array, with no room
+// to append into it.
+func WithPrefix(sorted []string, prefix string) []string {
+	i, _ := slices.BinarySearch(sorted, prefix)
+	j := i
+	for j < len(sorted) && strings.HasPrefix(sorted[j], prefix) {
+		j++
+	}
+	return sorted[i:j:j]
 }
 
 // Holders reads what Standing needs to know of the ServiceAccounts that
